@@ -1,0 +1,123 @@
+//! Newtypes for the numbers that must never be mixed: log sequence numbers and segment ids.
+
+use std::fmt;
+
+/// A log sequence number: the position of a record in the log.
+///
+/// LSNs start at 1 and are contiguous: the n-th record ever appended has LSN n
+/// (after [`crate::Wal::truncate_after`], numbering continues from the cut).
+/// [`Lsn::ZERO`] stands for "no record" (for example the durable LSN of an
+/// empty log).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lsn(u64);
+
+impl Lsn {
+    /// The LSN before the first record: "nothing".
+    pub const ZERO: Lsn = Lsn(0);
+
+    /// Wraps a raw sequence number.
+    pub const fn new(n: u64) -> Lsn {
+        Lsn(n)
+    }
+
+    /// The raw sequence number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The LSN after this one.
+    pub const fn next(self) -> Lsn {
+        Lsn(self.0 + 1)
+    }
+}
+
+impl From<u64> for Lsn {
+    fn from(n: u64) -> Lsn {
+        Lsn(n)
+    }
+}
+
+impl From<Lsn> for u64 {
+    fn from(lsn: Lsn) -> u64 {
+        lsn.0
+    }
+}
+
+impl fmt::Display for Lsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The id of a segment file; ids increase in log order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SegmentId(u64);
+
+impl SegmentId {
+    /// Wraps a raw segment id.
+    pub const fn new(n: u64) -> SegmentId {
+        SegmentId(n)
+    }
+
+    /// The raw segment id.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The id after this one.
+    pub const fn next(self) -> SegmentId {
+        SegmentId(self.0 + 1)
+    }
+
+    /// The file name of this segment inside a log directory.
+    pub fn file_name(self) -> String {
+        format!("{:0width$x}{}", self.0, crate::format::SEGMENT_SUFFIX, width = crate::format::SEGMENT_NAME_DIGITS)
+    }
+
+    /// Parses a segment file name; `None` for any other name.
+    pub fn from_file_name(name: &str) -> Option<SegmentId> {
+        let hex = name.strip_suffix(crate::format::SEGMENT_SUFFIX)?;
+        if hex.len() != crate::format::SEGMENT_NAME_DIGITS
+            || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return None;
+        }
+        u64::from_str_radix(hex, 16).ok().map(SegmentId)
+    }
+}
+
+impl fmt::Display for SegmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.file_name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_names_sort_like_ids() {
+        let ids = [1u64, 2, 15, 16, 255, 4096, u64::MAX];
+        let names: Vec<String> = ids.iter().map(|&i| SegmentId(i).file_name()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        for (&i, n) in ids.iter().zip(&names) {
+            assert_eq!(SegmentId::from_file_name(n), Some(SegmentId(i)));
+        }
+    }
+
+    #[test]
+    fn foreign_names_are_not_segments() {
+        for n in [
+            "LOCK",
+            "0000000000000001.wal.quarantine",
+            "000000000000001.wal",
+            "000000000000000G.wal",
+            "00000000000000A1.wal",
+        ] {
+            assert_eq!(SegmentId::from_file_name(n), None, "{n}");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Options for opening a log, built by chaining on `Options::default()`.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::format;
+
+/// What recovery does with damage it finds when a log is opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RecoveryMode {
+    /// Refuse any damage, even a torn tail: open fails with
+    /// [`Error::TornTail`] or [`Error::Corruption`] and modifies nothing.
+    Strict,
+    /// The default. A torn tail (the normal result of a crash) is cut off and
+    /// its bytes cleared; damage followed by valid later records is media
+    /// corruption and open fails with [`Error::Corruption`], modifying nothing.
+    #[default]
+    TruncateTornTail,
+    /// Cut the log at the first bad record, wherever it is, and move every byte
+    /// cut off into quarantine files in the log directory, so nothing is lost.
+    Salvage,
+}
+
+/// Settings for [`crate::Wal::open`]. Every setter documents its default and range.
+///
+/// ```
+/// use seawall::{Options, RecoveryMode};
+/// let opts = Options::default()
+///     .segment_size(64 * 1024)
+///     .max_record_size(16 * 1024)
+///     .recovery_mode(RecoveryMode::Strict);
+/// assert_eq!(opts.get_segment_size(), 64 * 1024);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub(crate) segment_size: u64,
+    pub(crate) preallocate: bool,
+    pub(crate) background_preallocation: bool,
+    max_record_size: Option<u64>,
+    pub(crate) write_buffer_size: u64,
+    pub(crate) group_commit_delay: Duration,
+    pub(crate) recovery_mode: RecoveryMode,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            segment_size: 64 * 1024 * 1024,
+            preallocate: true,
+            background_preallocation: true,
+            max_record_size: None,
+            write_buffer_size: 4 * 1024 * 1024,
+            group_commit_delay: Duration::from_micros(100),
+            recovery_mode: RecoveryMode::TruncateTornTail,
+        }
+    }
+}
+
+/// Upper bound of [`Options::group_commit_delay`].
+pub const MAX_GROUP_COMMIT_DELAY: Duration = Duration::from_millis(10);
+
+impl Options {
+    /// Size of each segment file in bytes. Default 64 MiB; valid range
+    /// 64 KiB ..= 4 GiB. A segment is sealed when the next record does not fit.
+    pub fn segment_size(mut self, bytes: u64) -> Options {
+        self.segment_size = bytes;
+        self
+    }
+
+    /// Whether segment files get their full size allocated on disk (with
+    /// `fallocate`) when created, so that a sync after writing does not also
+    /// have to persist the file's growth. Default `true`.
+    pub fn preallocate(mut self, yes: bool) -> Options {
+        self.preallocate = yes;
+        self
+    }
+
+    /// Whether the next segment is created by a background thread ahead of
+    /// need (default `true`). With `false` the writer creates it when it
+    /// rotates, which makes the order of file-system operations deterministic
+    /// (used by the crash tests) at the cost of a slower rotation.
+    pub fn background_preallocation(mut self, yes: bool) -> Options {
+        self.background_preallocation = yes;
+        self
+    }
+
+    /// Largest payload of one record, and of all records of one atomic batch
+    /// together, in bytes. Default 8 MiB or `segment_size - 96`, whichever is
+    /// smaller; valid range 1 ..= `segment_size - 96` (a segment header and
+    /// one record header).
+    pub fn max_record_size(mut self, bytes: u64) -> Options {
+        self.max_record_size = Some(bytes);
+        self
+    }
+
+    /// Bytes of appended records buffered in memory before an `append` writes
+    /// them to the file itself (without syncing). Default 4 MiB; valid range
+    /// 4 KiB ..= 1 GiB. One write never carries more than this plus one record.
+    pub fn write_buffer_size(mut self, bytes: u64) -> Options {
+        self.write_buffer_size = bytes;
+        self
+    }
+
+    /// Longest time the leader of a group commit waits for company before it
+    /// syncs. It waits only while other writers were part of the previous
+    /// group, and only until as many have arrived; a lone writer never waits.
+    /// Default 100 µs; valid range 0 ..= 10 ms (0 disables the wait).
+    pub fn group_commit_delay(mut self, delay: Duration) -> Options {
+        self.group_commit_delay = delay;
+        self
+    }
+
+    /// What recovery does with damage. Default [`RecoveryMode::TruncateTornTail`].
+    pub fn recovery_mode(mut self, mode: RecoveryMode) -> Options {
+        self.recovery_mode = mode;
+        self
+    }
+
+    /// The configured segment size.
+    pub fn get_segment_size(&self) -> u64 {
+        self.segment_size
+    }
+
+    /// The maximum record size in force.
+    pub fn get_max_record_size(&self) -> u64 {
+        self.max_record_size.unwrap_or_else(|| (8 << 20).min(self.largest_record()))
+    }
+
+    fn largest_record(&self) -> u64 {
+        self.segment_size
+            .saturating_sub((format::SEGMENT_HEADER_LEN + format::RECORD_HEADER_LEN) as u64)
+            .min(u32::MAX as u64)
+    }
+
+    /// The configured recovery mode.
+    pub fn get_recovery_mode(&self) -> RecoveryMode {
+        self.recovery_mode
+    }
+
+    /// Checks every value against its documented range.
+    pub fn validate(&self) -> Result<()> {
+        check("segment_size", self.segment_size, format::MIN_SEGMENT_SIZE, format::MAX_SEGMENT_SIZE)?;
+        check("max_record_size", self.get_max_record_size(), 1, self.largest_record())?;
+        check("write_buffer_size", self.write_buffer_size, 4096, 1 << 30)?;
+        let delay = self.group_commit_delay.as_micros().min(u64::MAX as u128) as u64;
+        check("group_commit_delay_us", delay, 0, MAX_GROUP_COMMIT_DELAY.as_micros() as u64)?;
+        Ok(())
+    }
+}
+
+fn check(option: &'static str, value: u64, min: u64, max: u64) -> Result<()> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::InvalidOption { option, value, min, max })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Options::default().validate().unwrap();
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected() {
+        let cases = [
+            Options::default().segment_size(1024),
+            Options::default().segment_size((1 << 32) + 1),
+            Options::default().segment_size(64 * 1024).max_record_size(64 * 1024),
+            Options::default().max_record_size(0),
+            Options::default().write_buffer_size(10),
+            Options::default().group_commit_delay(Duration::from_secs(1)),
+        ];
+        for o in cases {
+            assert!(matches!(o.validate(), Err(Error::InvalidOption { .. })), "{o:?}");
+        }
+    }
+
+    #[test]
+    fn smallest_segment_accepts_largest_record() {
+        Options::default().segment_size(64 * 1024).max_record_size(64 * 1024 - 96).validate().unwrap();
+    }
+}

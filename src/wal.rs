@@ -156,6 +156,21 @@ impl Wal {
         Ok((wal, report))
     }
 
+    /// What [`Wal::open`] with `opts` would do to the log in `dir`, without
+    /// doing it: takes no lock and modifies nothing (a dry run of recovery).
+    /// Returns the same errors open would.
+    pub fn plan_recovery(dir: impl AsRef<Path>, opts: &Options) -> Result<RecoveryReport> {
+        let dir = dir.as_ref();
+        opts.validate()?;
+        match survey(dir)? {
+            Found::Fresh => Ok(fresh_report(1)),
+            Found::Existing(a) => {
+                let actions = plan(&a, opts.recovery_mode)?;
+                Ok(report_of(&a, actions))
+            }
+        }
+    }
+
     /// The log directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -383,6 +398,17 @@ fn create_first_segment(
     Ok(header)
 }
 
+fn report_of(a: &Analysis, actions: Vec<crate::RecoveryAction>) -> RecoveryReport {
+    let insp = &a.inspection;
+    RecoveryReport {
+        first_lsn: insp.first_lsn,
+        last_lsn: insp.last_lsn,
+        segments: a.spans.len(),
+        tail: insp.tail.clone(),
+        actions,
+    }
+}
+
 type Recovered = (SegmentHeader, u64, u64, u32, Vec<(SegmentId, u64)>, RecoveryReport);
 
 /// Repairs an existing log as `opts` allow, syncs what it keeps, and returns
@@ -397,13 +423,7 @@ fn recover(factory: &SegmentFactory, a: &Analysis, opts: &Options) -> Result<Rec
     }
     fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
     let insp = &a.inspection;
-    let mut report = RecoveryReport {
-        first_lsn: insp.first_lsn,
-        last_lsn: insp.last_lsn,
-        segments: a.spans.len(),
-        tail: insp.tail.clone(),
-        actions,
-    };
+    let mut report = report_of(a, actions);
     let segments: Vec<(SegmentId, u64)> = a.spans.iter().map(|s| (s.id, s.header.first_lsn)).collect();
     match a.spans.last() {
         Some(span) => Ok((span.header, span.end, span.last_lsn, span.last_crc, segments, report)),

@@ -281,7 +281,9 @@ impl Wal {
                 id,
                 path: self.dir.join(id.file_name()),
                 first_lsn,
-                last_lsn: segments.get(i + 1).map_or(last.get(), |n| n.1 - 1),
+                // Segments opened by appends staged after `last` are not
+                // written yet: never read past `last`.
+                last_lsn: segments.get(i + 1).map_or(last.get(), |n| n.1 - 1).min(last.get()),
             })
             .collect();
         Ok(Iter::new(spans, lsn.get()))

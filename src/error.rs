@@ -22,8 +22,6 @@ pub enum CorruptionReason {
     SegmentIdMismatch,
     /// A segment header's reserved fields are not zero.
     BadHeaderFields,
-    /// A segment header is damaged although the segment holds records.
-    HeaderDamagedWithData,
     /// A record header or payload failed its checksum.
     BadChecksum,
     /// A record is valid but its LSN does not follow its predecessor.
@@ -49,7 +47,6 @@ impl std::fmt::Display for CorruptionReason {
             CorruptionReason::ShortHeader => "segment header truncated",
             CorruptionReason::SegmentIdMismatch => "segment header names another segment",
             CorruptionReason::BadHeaderFields => "segment header has non-zero reserved fields",
-            CorruptionReason::HeaderDamagedWithData => "segment header damaged but segment holds data",
             CorruptionReason::BadChecksum => "record checksum mismatch",
             CorruptionReason::LsnMismatch => "record LSN out of sequence",
             CorruptionReason::ChainMismatch => "record does not chain to its predecessor",

@@ -190,9 +190,9 @@ pub(crate) fn analyze(dir: &Path) -> Result<Analysis> {
                 }
                 continue;
             }
-            HeaderState::Invalid(r) if zero_body => r,
+            HeaderState::Invalid(r) => r,
             HeaderState::Blank => CorruptionReason::BadMagic,
-            _ => CorruptionReason::HeaderDamagedWithData,
+            HeaderState::Valid(_) | HeaderState::OtherVersion(_) => unreachable!("handled above"),
         };
         if !matches!(a.inspection.tail, TailState::Corrupt { .. }) {
             a.inspection.rule = "damaged-segment-header";

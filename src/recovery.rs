@@ -170,6 +170,12 @@ pub(crate) fn analyze(dir: &Path) -> Result<Analysis> {
     let verdict = walk_run(&mut a, &mut infos, &headers)?;
     // Files after the run: trailing spares and torn headers, or mid-log damage.
     for i in run_end..infos.len() {
+        if let HeaderState::Valid(h) = states[i] {
+            // Only after a damaged mid-log header, which was judged first.
+            infos[i].header = Some(h);
+            infos[i].state = SegmentState::AfterCorruption;
+            continue;
+        }
         let zero_body = body_is_zero(&infos[i].path)?;
         let corrupt_reason = match states[i] {
             HeaderState::Blank if zero_body && mid_bad.is_none() => {
@@ -192,7 +198,7 @@ pub(crate) fn analyze(dir: &Path) -> Result<Analysis> {
             }
             HeaderState::Invalid(r) => r,
             HeaderState::Blank => CorruptionReason::BadMagic,
-            HeaderState::Valid(_) | HeaderState::OtherVersion(_) => unreachable!("handled above"),
+            HeaderState::Valid(_) | HeaderState::OtherVersion(_) => continue, // handled above
         };
         if !matches!(a.inspection.tail, TailState::Corrupt { .. }) {
             a.inspection.rule = "damaged-segment-header";

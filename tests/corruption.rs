@@ -1,0 +1,316 @@
+//! Guards the recovery contract against every kind of damage named in the
+//! format spec: each test builds a log, damages it with the shared helpers,
+//! and checks what `Wal::open` (in each recovery mode) and `Reader` make of it.
+
+#[path = "support/damage.rs"]
+mod damage;
+
+use damage::*;
+use seawall::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
+use seawall::{CorruptionReason, Error, Lsn, Options, Reader, RecoveryAction, RecoveryMode, TailState, Wal};
+
+fn open(dir: &std::path::Path) -> seawall::Result<(Wal, seawall::RecoveryReport)> {
+    Wal::open(dir, small_opts())
+}
+
+fn expect_prefix(wal: &Wal, last: u64) {
+    let got = read_all(wal);
+    let want: Vec<(u64, Vec<u8>)> = (1..=last).map(|l| (l, payload(l, 7))).collect();
+    assert_eq!(got, want);
+}
+
+/// The offset just past the last valid record of segment 1.
+fn end_of_records(dir: &std::path::Path) -> u64 {
+    Reader::open(dir).unwrap().inspection().segments[0].bytes_used
+}
+
+#[test]
+fn clean_log_reopens_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 20, small_opts());
+    let (wal, report) = open(dir.path()).unwrap();
+    assert!(report.is_clean());
+    assert_eq!(report.last_lsn, Lsn::new(20));
+    expect_prefix(&wal, 20);
+}
+
+#[test]
+fn torn_payload_is_truncated_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 10, small_opts());
+    let pos = record_positions(dir.path());
+    let (_, _, off) = pos[9];
+    // A crash in the middle of writing record 10: its payload is half garbage.
+    let seg = segment_path(dir.path(), 1);
+    write_bytes(&seg, off + RECORD_HEADER_LEN as u64, &[0xAB; 3]);
+    let end = end_of_records(dir.path());
+    assert!(end < off + 40, "record 10 no longer validates");
+    let (wal, report) = open(dir.path()).unwrap();
+    match report.tail {
+        TailState::Torn { segment, offset, bytes, last_lsn } => {
+            assert_eq!((segment.get(), offset, last_lsn), (1, off, Lsn::new(9)));
+            assert!(bytes > 0);
+        }
+        other => panic!("expected a torn tail, got {other:?}"),
+    }
+    assert!(report.bytes_dropped() > 0);
+    expect_prefix(&wal, 9);
+    drop(wal);
+    // The dropped bytes were cleared durably: nothing after the cut.
+    let rest = read_bytes(&seg, off, 4096);
+    assert!(rest.iter().all(|&b| b == 0), "dropped bytes must be zeroed");
+}
+
+#[test]
+fn torn_header_of_last_record_is_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 5, small_opts());
+    let end = end_of_records(dir.path());
+    // A header whose write was cut: a few bytes of it landed.
+    write_bytes(&segment_path(dir.path(), 1), end, &[1, 2, 3, 4, 5, 6, 7]);
+    let (wal, report) = open(dir.path()).unwrap();
+    assert!(matches!(report.tail, TailState::Torn { offset, .. } if offset == end));
+    expect_prefix(&wal, 5);
+}
+
+#[test]
+fn zeroed_tail_is_a_clean_end() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 6, small_opts());
+    let (_, _, off) = record_positions(dir.path())[5];
+    // The last record never reached the disk: its bytes are zeros.
+    zero_range(&segment_path(dir.path(), 1), off, 4096);
+    let (wal, report) = open(dir.path()).unwrap();
+    assert_eq!(report.tail, TailState::Clean);
+    expect_prefix(&wal, 5);
+}
+
+#[test]
+fn bad_checksum_before_synced_records_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 30, small_opts());
+    let (_, _, off) = record_positions(dir.path())[9];
+    let seg = segment_path(dir.path(), 1);
+    flip_bit(&seg, off + RECORD_HEADER_LEN as u64, 3);
+    let before = dir_contents(dir.path());
+    match open(dir.path()) {
+        Err(Error::Corruption { segment, offset, lsn, reason }) => {
+            assert_eq!((segment.get(), offset, lsn), (1, off, Lsn::new(10)));
+            assert_eq!(reason, CorruptionReason::DamageToSyncedRecords);
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+    let mut after = dir_contents(dir.path());
+    after.remove("LOCK");
+    let mut before = before;
+    before.remove("LOCK");
+    assert_eq!(before, after, "a refused open modifies nothing");
+}
+
+#[test]
+fn corruption_followed_by_valid_records_is_refused_in_strict_mode_too() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 12, small_opts());
+    let (_, _, off) = record_positions(dir.path())[3];
+    zero_range(&segment_path(dir.path(), 1), off, 16);
+    let strict = small_opts().recovery_mode(RecoveryMode::Strict);
+    assert!(matches!(Wal::open(dir.path(), strict), Err(Error::Corruption { .. })));
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    match insp.tail {
+        TailState::Corrupt { lsn, valid_records_after, .. } => {
+            assert_eq!(lsn, Lsn::new(4));
+            assert_eq!(valid_records_after, 8, "records 5..=12 are still valid");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn strict_mode_refuses_a_torn_tail_and_modifies_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 4, small_opts());
+    let end = end_of_records(dir.path());
+    write_bytes(&segment_path(dir.path(), 1), end, &[9; 20]);
+    let before = dir_contents(dir.path());
+    let strict = small_opts().recovery_mode(RecoveryMode::Strict);
+    assert!(matches!(Wal::open(dir.path(), strict), Err(Error::TornTail { .. })));
+    assert_eq!(before, dir_contents(dir.path()));
+}
+
+#[test]
+fn salvage_quarantines_everything_it_cuts() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = small_opts();
+    durable_log(dir.path(), 1500, opts.clone()); // spans several 64 KiB segments
+    let pos = record_positions(dir.path());
+    let (_, seg1, off) = pos[99];
+    let segments_before = Reader::open(dir.path()).unwrap().inspection().segments.len();
+    assert!(segments_before > 2);
+    let seg = segment_path(dir.path(), seg1);
+    let cut_bytes = std::fs::read(&seg).unwrap()[off as usize..].to_vec();
+    flip_bit(&seg, off + 9, 0);
+    assert!(matches!(Wal::open(dir.path(), opts.clone()), Err(Error::Corruption { .. })));
+    let (wal, report) = Wal::open(dir.path(), opts.recovery_mode(RecoveryMode::Salvage)).unwrap();
+    expect_prefix(&wal, 99);
+    let quarantined: Vec<_> = report
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            RecoveryAction::QuarantinedBytes { file, .. } | RecoveryAction::QuarantinedSegment { file, .. } => {
+                Some(file.clone())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(quarantined.len(), 1 + (segments_before - seg1 as usize));
+    let saved = std::fs::read(&quarantined[0]).unwrap();
+    let mut damaged = cut_bytes.clone();
+    damaged[9] ^= 1;
+    assert_eq!(saved[..], damaged[..saved.len()], "the cut bytes are kept, byte for byte");
+    assert!(saved.len() > 100);
+    // Appending continues after the cut and survives another reopen.
+    wal.append_durable(b"after salvage").unwrap();
+    drop(wal);
+    let (wal, report) = Wal::open(dir.path(), small_opts()).unwrap();
+    assert!(report.is_clean());
+    assert_eq!(wal.last_lsn(), Lsn::new(100));
+}
+
+#[test]
+fn stale_record_from_recycled_segment_fails_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 8, small_opts());
+    let seg = segment_path(dir.path(), 1);
+    let old = std::fs::read(&seg).unwrap();
+    // Reuse the bytes: a fresh log whose first segment has a new salt, with
+    // the old records left in place behind its header.
+    let fresh = tempfile::tempdir().unwrap();
+    durable_log(fresh.path(), 1, small_opts());
+    let new_seg = segment_path(fresh.path(), 1);
+    let mut bytes = std::fs::read(&new_seg).unwrap();
+    let end = Reader::open(fresh.path()).unwrap().inspection().segments[0].bytes_used as usize;
+    // Old records from the same offsets on: same LSNs 2.., valid under the old salt.
+    bytes[end..old.len()].copy_from_slice(&old[end..]);
+    std::fs::write(&new_seg, &bytes).unwrap();
+    let (wal, report) = Wal::open(fresh.path(), small_opts()).unwrap();
+    assert_eq!(wal.last_lsn(), Lsn::new(1), "stale records never validate under a new salt");
+    assert!(matches!(report.tail, TailState::Torn { .. }));
+    assert_eq!(read_all(&wal), vec![(1, payload(1, 7))]);
+}
+
+#[test]
+fn truncated_segment_header_of_new_segment_is_a_torn_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 3, small_opts());
+    // A crash while the next segment's header was being written.
+    let next = segment_path(dir.path(), 2);
+    std::fs::write(
+        &next,
+        &seawall::SegmentHeader { version: 1, id: seawall::SegmentId::new(2), first_lsn: 4, salt: 1, prev_crc: 0 }
+            .encode()[..30],
+    )
+    .unwrap();
+    let (wal, report) = open(dir.path()).unwrap();
+    assert!(matches!(report.tail, TailState::Torn { segment, .. } if segment.get() == 2));
+    assert!(report.actions.iter().any(|a| matches!(a, RecoveryAction::RemovedSegment { .. })));
+    expect_prefix(&wal, 3);
+    wal.append_durable(&payload(4, 7)).unwrap();
+    drop(wal);
+    let (wal, _) = open(dir.path()).unwrap();
+    expect_prefix(&wal, 4);
+}
+
+#[test]
+fn truncated_segment_header_mid_log_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 1500, small_opts()); // several segments
+    truncate_at(&segment_path(dir.path(), 2), 20);
+    match open(dir.path()) {
+        Err(Error::Corruption { segment, reason, .. }) => {
+            assert_eq!(segment.get(), 2);
+            assert_eq!(reason, CorruptionReason::ShortHeader);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn wrong_magic_is_corruption() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 5, small_opts());
+    write_bytes(&segment_path(dir.path(), 1), 0, b"NOTAWAL!");
+    match open(dir.path()) {
+        Err(Error::Corruption { reason, .. }) => assert_eq!(reason, CorruptionReason::BadMagic),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn wrong_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 2, small_opts());
+    let seg = segment_path(dir.path(), 1);
+    let mut header = read_bytes(&seg, 0, SEGMENT_HEADER_LEN);
+    header[8] = 9;
+    let crc = crc32fast::hash(&header[..60]);
+    header[60..64].copy_from_slice(&crc.to_le_bytes());
+    write_bytes(&seg, 0, &header);
+    assert!(matches!(open(dir.path()), Err(Error::UnsupportedVersion { found: 9, supported: 1, .. })));
+    assert!(matches!(Reader::open(dir.path()), Err(Error::UnsupportedVersion { .. })));
+}
+
+#[test]
+fn truncated_record_of_same_length_does_not_resurrect_its_old_successor() {
+    // Records 4 and 5 are cut; a new record 4 with the same bytes as the old
+    // one is appended. The old record 5 still sits right after where the new
+    // record 4 would be if it were written in place: it must never return.
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 5, small_opts());
+    let (wal, _) = open(dir.path()).unwrap();
+    wal.truncate_after(Lsn::new(3)).unwrap();
+    assert_eq!(wal.append_durable(&payload(4, 7)).unwrap(), Lsn::new(4));
+    let crashed = snapshot(dir.path());
+    drop(wal);
+    for d in [crashed.path(), dir.path()] {
+        let (wal, _) = open(d).unwrap();
+        expect_prefix(&wal, 4);
+    }
+}
+
+#[test]
+fn recovery_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 7, small_opts());
+    write_bytes(&segment_path(dir.path(), 1), end_of_records(dir.path()), &[0x55; 100]);
+    drop(open(dir.path()).unwrap());
+    let first = dir_contents(dir.path());
+    let (_, report) = open(dir.path()).unwrap();
+    assert!(report.is_clean() && report.actions.is_empty(), "{report:?}");
+    assert_eq!(first, dir_contents(dir.path()));
+}
+
+#[test]
+fn incomplete_batch_at_the_tail_is_dropped_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = open(dir.path()).unwrap();
+    wal.append_durable(b"solo").unwrap();
+    let batch = wal.append_batch([&b"b1"[..], b"b2", b"b3"]).unwrap();
+    wal.sync(*batch.end()).unwrap();
+    drop(wal);
+    let pos = record_positions(dir.path());
+    assert_eq!(pos.len(), 4);
+    // The batch's last record was torn.
+    flip_bit(&segment_path(dir.path(), 1), pos[3].2 + 2, 1);
+    let (wal, report) = open(dir.path()).unwrap();
+    assert!(matches!(report.tail, TailState::Torn { last_lsn, .. } if last_lsn == Lsn::new(1)));
+    assert_eq!(read_all(&wal), vec![(1, b"solo".to_vec())]);
+}
+
+#[test]
+fn options_out_of_range_are_rejected_before_touching_the_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("log");
+    let r = Wal::open(&target, Options::default().segment_size(1000));
+    assert!(matches!(r, Err(Error::InvalidOption { option: "segment_size", .. })));
+    assert!(!target.exists());
+}

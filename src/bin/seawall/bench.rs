@@ -78,7 +78,8 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
         Until::Deadline(_) => format!("{} s", args.duration.unwrap_or_default()),
     };
     let place = if args.dir.is_some() { dir.display().to_string() } else { "a temporary directory".into() };
-    println!("seawall bench: {} writers, {amount} of {} bytes, {mode}, in {place}", args.writers, args.record_size);
+    let writers = if args.writers == 1 { "1 writer".to_string() } else { format!("{} writers", args.writers) };
+    println!("seawall bench: {writers}, {amount} of {} bytes, {mode}, in {place}", args.record_size);
 
     let (wal, _) = Wal::open(dir, Options::default())?;
     let outcome = drive(&wal, &args, until)?;
@@ -210,7 +211,7 @@ fn report(args: &Args, o: &Outcome, stats: &seawall::Stats) {
     println!("  latency      {}", latencies(&o.latency));
     let per = if stats.fsyncs > 0 { format!("{:.2}", stats.appends as f64 / stats.fsyncs as f64) } else { "-".into() };
     println!(
-        "  fsyncs       {} for {} records: {per} records per fsync (largest group: {} waiters)",
+        "  fsyncs       {} for {} records: {per} records per fsync (largest group commit: {})",
         stats.fsyncs, stats.appends, stats.max_group
     );
 }

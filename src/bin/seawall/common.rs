@@ -223,6 +223,16 @@ pub fn table(out: &mut impl std::io::Write, rows: &[Vec<String>], right: &[usize
     Ok(())
 }
 
+/// `n` and a noun, plural when `n != 1` (`1 segment file`, `2 segment files`).
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Bytes as a short human figure (`1.5 MiB`).
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

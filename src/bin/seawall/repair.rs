@@ -78,7 +78,10 @@ fn print_report(out: &mut impl Write, args: &Args, r: &RecoveryReport, verb: &st
         "no records".to_string()
     };
     let holds = if args.dry_run { "would hold" } else { "holds" };
-    writeln!(out, "the log {holds} {range} in {} segment files; {} bytes dropped", r.segments, r.bytes_dropped())
+    let files = common::count(r.segments as u64, "segment file");
+    let kept = r.actions.iter().any(|a| matches!(a, RecoveryAction::QuarantinedBytes { .. }));
+    let cut = if kept { "cut (kept in the quarantine files above)" } else { "dropped" };
+    writeln!(out, "the log {holds} {range} in {files}; {} {cut}", common::count(r.bytes_dropped(), "byte"))
 }
 
 fn action_row(a: &RecoveryAction, verb: &str) -> Vec<String> {

@@ -77,7 +77,8 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
         } else {
             "no records".into()
         };
-        writeln!(out, "{status}: {checked} records checked ({range}) in {} segment files", insp.segments.len())?;
+        let files = common::count(insp.segments.len() as u64, "segment file");
+        writeln!(out, "{status}: {} checked ({range}) in {files}", common::count(checked, "record"))?;
         writeln!(out, "tail: {}", tail_sentence(&insp.tail))?;
         writeln!(out, "rule: {} ({})", insp.rule, insp.why)?;
         if let Err(e) = &reread {

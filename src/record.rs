@@ -179,7 +179,10 @@ pub fn decode_record(bytes: &[u8], off: usize, salt: u64) -> Result<RawRecord, R
     let kind = RecordKind::from_byte(header[REC_KIND_OFF]).ok_or(RawError::BadFields)?;
     let lsn = le_u64(header, REC_LSN_OFF);
     let delta = le_u32(header, REC_SYNCED_DELTA_OFF);
-    if header[REC_RESERVED_OFF..RECORD_HEADER_LEN] != [0u8; 3] || lsn == 0 || delta == 0 {
+    // The writer stores `lsn - synced_lsn` with `synced_lsn < lsn`: a delta
+    // above the LSN claims durability for records before the log began (and
+    // "no claim" is only ever written for LSNs from 2^32 - 1 on).
+    if header[REC_RESERVED_OFF..RECORD_HEADER_LEN] != [0u8; 3] || lsn == 0 || delta == 0 || u64::from(delta) > lsn {
         return Err(RawError::BadFields);
     }
     let len = le_u32(header, REC_LEN_OFF) as usize;
@@ -189,7 +192,7 @@ pub fn decode_record(bytes: &[u8], off: usize, salt: u64) -> Result<RawRecord, R
     if crc != record_crc(salt, header, payload) {
         return Err(RawError::Checksum);
     }
-    let synced_lsn = if delta == SYNCED_DELTA_UNKNOWN { None } else { lsn.checked_sub(delta as u64) };
+    let synced_lsn = if delta == SYNCED_DELTA_UNKNOWN { None } else { Some(lsn - u64::from(delta)) };
     Ok(RawRecord {
         crc,
         lsn,
@@ -240,6 +243,31 @@ mod tests {
         assert_eq!(decode_record(&rec[..34], 0, 1), Err(RawError::BadLength));
         assert_eq!(decode_record(&[0u8; 64], 0, 1), Err(RawError::Zero));
         assert_eq!(decode_record(&rec, usize::MAX, 1), Err(RawError::Truncated));
+    }
+
+    #[test]
+    fn synced_delta_beyond_the_lsn_is_rejected() {
+        // Found by the decode_record fuzzer: such a record decoded with "no
+        // claim" and did not re-encode to the same bytes.
+        let mut rec = encode_record(5, 8, RecordKind::Full, 0, 0, b"abcd");
+        rec[REC_SYNCED_DELTA_OFF..REC_SYNCED_DELTA_OFF + 4].copy_from_slice(&9u32.to_le_bytes());
+        reseal(&mut rec, 5);
+        assert_eq!(decode_record(&rec, 0, 5), Err(RawError::BadFields));
+        rec[REC_SYNCED_DELTA_OFF..REC_SYNCED_DELTA_OFF + 4].copy_from_slice(&SYNCED_DELTA_UNKNOWN.to_le_bytes());
+        reseal(&mut rec, 5);
+        assert_eq!(decode_record(&rec, 0, 5), Err(RawError::BadFields));
+        let far = encode_record(5, 1 << 33, RecordKind::Full, 0, 0, b"abcd");
+        assert_eq!(decode_record(&far, 0, 5).map(|r| r.synced_lsn), Ok(None), "no claim, written for a far LSN");
+    }
+
+    /// Recomputes both checksums of a hand-edited record.
+    fn reseal(rec: &mut [u8], salt: u64) {
+        let h = header_crc(salt, &rec[..RECORD_HEADER_LEN]);
+        rec[REC_HEADER_CRC_OFF..REC_HEADER_CRC_OFF + 4].copy_from_slice(&h.to_le_bytes());
+        let len = le_u32(rec, REC_LEN_OFF) as usize;
+        let (header, rest) = rec.split_at_mut(RECORD_HEADER_LEN);
+        let c = record_crc(salt, header, &rest[..len]);
+        rec[REC_CRC_OFF..REC_CRC_OFF + 4].copy_from_slice(&c.to_le_bytes());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seawall::{Options, Wal};
 
-use crate::common::{self, human_bytes, Exit, Failure};
+use crate::common::{self, human_bytes, Exit, Failure, Progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -104,10 +104,10 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
 
 fn progress(until: Until) -> ProgressBar {
     let (len, template) = match until {
-        Until::Records(n) => (n, "{spinner} appending [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})"),
+        Until::Records(n) => (n, "appending [{bar:30}] {human_pos}/{human_len} (eta {eta})"),
         Until::Deadline(d) => {
             let ms = d.saturating_duration_since(Instant::now()).as_millis() as u64;
-            (ms, "{spinner} appending [{bar:40}] {elapsed} ({msg} records)")
+            (ms, "appending [{bar:30}] {elapsed} ({msg} records)")
         }
     };
     // indicatif draws nothing when stderr is not a terminal.
@@ -229,14 +229,17 @@ fn baseline(dir: &Path, record_size: u64, ops: u64) -> Result<Outcome, Failure> 
     file.sync_all().map_err(io)?;
     let data = vec![0x5Au8; block as usize];
     let mut latency = histogram();
+    let mut progress = Progress::new(ops, "baseline");
     let start = Instant::now();
     for i in 0..ops {
         let t = Instant::now();
         file.write_all_at(&data, i * block).map_err(io)?;
         file.sync_data().map_err(io)?;
         let _ = latency.record(t.elapsed().as_nanos().max(1) as u64);
+        progress.inc(1);
     }
     let elapsed = start.elapsed();
+    progress.finish();
     drop(file);
     std::fs::remove_file(&path).map_err(io)?;
     Ok(Outcome { records: ops, elapsed, latency })

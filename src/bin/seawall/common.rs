@@ -262,7 +262,7 @@ pub struct Progress {
 impl Progress {
     pub fn new(len: u64, what: &str) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})") {
+        if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} (eta {eta})") {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(what.to_string());

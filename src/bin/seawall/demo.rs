@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 use seawall::format::record_size;
-use seawall::{Lsn, Options, Reader, RecoveryAction, Wal};
+use seawall::{Lsn, Options, Reader, RecoveryAction, SegmentState, Wal};
 
 use crate::common::{self, tail_sentence, Exit, Failure};
 
@@ -244,14 +244,18 @@ fn run_child(dir: &Path, args: &Args, seed: u64) -> Result<Acks, Failure> {
 /// first half (the rest holds garbage); otherwise a partial record of garbage
 /// lands after the end of the valid data. Returns a description.
 ///
-/// Only the last record is torn because a record after the highest printed
-/// acknowledgement may still have been durable (its writer was killed between
-/// the sync and the print); damaging it with later records after it would be
-/// media corruption, not a torn write.
+/// Only the last record is torn, and only inside the active segment: a record
+/// past the highest printed acknowledgement may still have been durable (its
+/// writer was killed between the sync and the print), and so is every record
+/// of a segment that has a successor. Damage to a durable record with valid
+/// records after it is media corruption, which no crash can cause.
 fn tear(dir: &Path, reader: &Reader, max_acked: u64, seed: u64) -> Result<String, Failure> {
     let insp = reader.inspection();
+    let Some(active) = insp.segments.iter().find(|s| s.state == SegmentState::Active) else {
+        return Ok("nothing: the log has no active segment".into());
+    };
     let last = insp.last_lsn;
-    if last.get() > max_acked {
+    if last.get() > max_acked && active.last_lsn == Some(last) {
         let rec =
             reader.iter_from(last)?.next().ok_or_else(|| Failure::failed(format!("record {last} is missing")))??;
         let size = record_size(rec.payload().len() as u64);
@@ -263,20 +267,18 @@ fn tear(dir: &Path, reader: &Reader, max_acked: u64, seed: u64) -> Result<String
             rec.segment()
         ));
     }
-    let Some(seg) = insp.segments.iter().rev().find(|s| s.header.is_some() && s.records > 0) else {
-        return Ok("nothing: the log holds no record".into());
-    };
-    let from = seg.bytes_used;
-    let to = (from + 40).min(seg.file_len);
+    let from = active.bytes_used;
+    let to = (from + 40).min(active.file_len);
     if to == from {
-        return Ok("nothing: the last segment is full".into());
+        return Ok("nothing: the active segment is full".into());
     }
-    scramble(&seg.path, from, to, seed)?;
-    Ok(format!(
-        "every record on disk was acknowledged, so {} bytes of a partial record landed at offset {from} of segment {}",
-        to - from,
-        seg.id
-    ))
+    scramble(&active.path, from, to, seed)?;
+    let why = if last.get() > max_acked {
+        "the active segment holds no record"
+    } else {
+        "every record on disk was acknowledged"
+    };
+    Ok(format!("{why}, so {} bytes of a partial record landed at offset {from} of segment {}", to - from, active.id))
 }
 
 /// XORs bytes `from..to` of `path` with non-zero pseudo-random values, so

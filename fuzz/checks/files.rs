@@ -1,0 +1,102 @@
+//! Log directories as bytes: snapshots, restoring them elsewhere, and the
+//! damage the checks apply (bit flips, zeroed, garbage or swapped 512-byte
+//! sectors, truncation, stale segment headers).
+
+use std::path::Path;
+
+use seawall::format::{LOCK_FILE, SEGMENT_HEADER_LEN};
+
+use super::input::Input;
+
+pub(crate) const SECTOR: usize = 512;
+
+/// The files of a log directory (the lock file aside), by name.
+pub(crate) type Snapshot = Vec<(String, Vec<u8>)>;
+
+pub(crate) fn snapshot(dir: &Path) -> Snapshot {
+    let mut files: Snapshot = std::fs::read_dir(dir)
+        .expect("read the log directory")
+        .map(|e| e.expect("directory entry"))
+        .filter(|e| e.file_name() != LOCK_FILE)
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("read a log file")))
+        .collect();
+    files.sort();
+    files
+}
+
+pub(crate) fn restore(files: &Snapshot, dir: &Path) {
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).expect("write a log file");
+    }
+}
+
+pub(crate) fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("create a temporary directory")
+}
+
+/// Where damage may land: anywhere, or only in file `file` from byte `from` on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Region {
+    Anywhere,
+    After { file: usize, from: usize },
+}
+
+/// Applies up to `max` mutations described by `input` to `files`.
+pub(crate) fn mutate(input: &mut Input, files: &mut Snapshot, region: Region, max: u8) {
+    if files.is_empty() {
+        return;
+    }
+    let count = input.byte() % (max + 1);
+    for _ in 0..count {
+        let (file, from) = match region {
+            Region::Anywhere => (input.below(files.len() as u64) as usize, 0),
+            Region::After { file, from } => (file, from),
+        };
+        let len = files[file].1.len();
+        if len <= from {
+            return;
+        }
+        let at = from + input.below((len - from) as u64) as usize;
+        let bytes = &mut files[file].1;
+        match input.byte() % 6 {
+            0 => bytes[at] ^= 1 << (input.byte() % 8),
+            1 => {
+                let s = sector(at, from, len);
+                bytes[s.clone()].fill(0);
+            }
+            2 => {
+                let s = sector(at, from, len);
+                let fill = input.bytes(s.len());
+                bytes[s.start..s.start + fill.len()].copy_from_slice(fill);
+            }
+            3 => bytes.truncate(at),
+            4 => {
+                let other = from + input.below((len - from) as u64) as usize;
+                let (a, b) = (sector(at, from, len), sector(other, from, len));
+                let n = a.len().min(b.len());
+                if a.start != b.start && a.start.abs_diff(b.start) >= n {
+                    let tmp = bytes[a.start..a.start + n].to_vec();
+                    bytes.copy_within(b.start..b.start + n, a.start);
+                    bytes[b.start..b.start + n].copy_from_slice(&tmp);
+                }
+            }
+            _ => {
+                // A stale header: another (older) segment's header copied
+                // over this one. Only where any byte may be damaged.
+                if matches!(region, Region::Anywhere) && files.len() > 1 {
+                    let src = input.below(files.len() as u64) as usize;
+                    let head: Vec<u8> = files[src].1.iter().take(SEGMENT_HEADER_LEN).copied().collect();
+                    let dst = &mut files[file].1;
+                    let n = head.len().min(dst.len());
+                    dst[..n].copy_from_slice(&head[..n]);
+                }
+            }
+        }
+    }
+}
+
+/// The 512-byte sector holding `at`, clipped to `from..len`.
+fn sector(at: usize, from: usize, len: usize) -> std::ops::Range<usize> {
+    let start = (at / SECTOR * SECTOR).max(from);
+    start..((at / SECTOR + 1) * SECTOR).min(len)
+}

@@ -1,0 +1,263 @@
+//! `ops_model`: arbitrary sequences of appends, batches, syncs, truncations,
+//! reads, reopens and crashes, checked against a plain `Vec` model.
+//!
+//! A crash copies the log directory while the `Wal` is still open (the page
+//! cache a killed process leaves behind), then damages only bytes that were
+//! not yet durable, as a power loss may: each 512-byte sector past the last
+//! durable record is kept, zeroed or replaced, or the file is cut short. The
+//! copy must recover to a prefix of the model that keeps every durable
+//! record, ends on a batch boundary, and carries on from there.
+
+use std::path::Path;
+
+use seawall::{Error, Lsn, RecoveryMode, TailState, Wal};
+use tempfile::TempDir;
+
+use super::files::{mutate, restore, snapshot, tempdir, Region};
+use super::input::Input;
+use super::recover::{check_log, options, Expect};
+
+const MAX_RECORD: u64 = 8 * 1024;
+
+/// The log as it should be: records `first..first + recs.len()`.
+struct Model {
+    first: u64,
+    /// Payload, and whether the record ends a unit (lone or last of a batch).
+    recs: Vec<(Vec<u8>, bool)>,
+    /// Every record up to here must be durable.
+    durable: u64,
+}
+
+impl Model {
+    fn last(&self) -> u64 {
+        self.first + self.recs.len() as u64 - 1
+    }
+
+    fn ends_unit(&self, lsn: u64) -> bool {
+        lsn + 1 == self.first || self.recs[(lsn - self.first) as usize].1
+    }
+
+    fn truncate_to(&mut self, last: u64) {
+        self.recs.truncate((last + 1 - self.first) as usize);
+        self.durable = self.durable.min(last);
+    }
+}
+
+struct Log {
+    dir: TempDir,
+    wal: Option<Wal>,
+    preallocate: bool,
+}
+
+impl Log {
+    fn wal(&self) -> &Wal {
+        self.wal.as_ref().expect("the log is open")
+    }
+
+    fn open(&mut self) -> seawall::RecoveryReport {
+        let opts = options().preallocate(self.preallocate).max_record_size(MAX_RECORD).write_buffer_size(4096);
+        let (wal, report) = Wal::open(self.dir.path(), opts).expect("open");
+        self.wal = Some(wal);
+        report
+    }
+}
+
+fn payload(lsn: u64, len: usize, salt: u8) -> Vec<u8> {
+    (0..len).map(|i| (lsn as usize ^ i).wrapping_mul(7).wrapping_add(usize::from(salt)) as u8).collect()
+}
+
+fn length(input: &mut Input) -> usize {
+    match input.byte() % 16 {
+        0 => 4000 + input.below(MAX_RECORD + 1024 - 4000) as usize,
+        1..=3 => input.below(3000) as usize,
+        _ => input.below(100) as usize,
+    }
+}
+
+/// Runs one case.
+pub fn ops_model(data: &[u8]) {
+    let mut input = Input::new(data);
+    let mut log = Log { dir: tempdir(), wal: None, preallocate: input.one_in(2) };
+    log.open();
+    let mut m = Model { first: 1, recs: Vec::new(), durable: 0 };
+    for step in 0..64 {
+        if input.is_empty() {
+            break;
+        }
+        let salt = step as u8;
+        match input.byte() % 12 {
+            0..=2 => append(&log, &mut m, &mut input, salt, false),
+            3 => append(&log, &mut m, &mut input, salt, true),
+            4 => batch(&log, &mut m, &mut input, salt),
+            5 => {
+                let to = input.below(m.last() + 3);
+                log.wal().sync(Lsn::new(to)).expect("sync");
+                m.durable = m.durable.max(to.min(m.last()));
+            }
+            6 => truncate_before(&log, &mut m, &mut input),
+            7 => truncate_after(&log, &mut m, &mut input),
+            8 => read(&log, &mut m, &mut input),
+            9 => {
+                log.wal.take().expect("open").close().expect("close");
+                let report = log.open();
+                assert!(report.is_clean(), "a closed log reopens clean: {:?}", report.tail);
+                assert_eq!((report.first_lsn.get(), report.last_lsn.get()), (m.first, m.last()));
+                m.durable = m.last();
+            }
+            _ => crash(&mut log, &mut m, &mut input),
+        }
+        let wal = log.wal();
+        assert_eq!((wal.first_lsn().get(), wal.last_lsn().get()), (m.first, m.last()), "after step {step}");
+        assert!(wal.durable_lsn().get() >= m.durable, "durable LSN went back");
+    }
+    let all = m.first;
+    check_records(log.wal(), &m, all);
+    log.wal.take().expect("open").close().expect("close");
+    let model: Vec<Vec<u8>> = m.recs.iter().map(|r| r.0.clone()).collect();
+    check_log(log.dir.path(), Some(&Expect { first: m.first, payloads: &model, durable: Some(m.last()) }));
+}
+
+fn append(log: &Log, m: &mut Model, input: &mut Input, salt: u8, durable: bool) {
+    let len = length(input);
+    let p = payload(m.last() + 1, len, salt);
+    let wal = log.wal();
+    let res = if durable { wal.append_durable(&p) } else { wal.append(&p) };
+    if len as u64 > MAX_RECORD {
+        assert!(matches!(res, Err(Error::RecordTooLarge { .. })), "oversized append: {res:?}");
+        return;
+    }
+    assert_eq!(res.expect("append").get(), m.last() + 1);
+    m.recs.push((p, true));
+    if durable {
+        m.durable = m.last();
+    }
+}
+
+fn batch(log: &Log, m: &mut Model, input: &mut Input, salt: u8) {
+    let n = input.below(5) as usize;
+    let next = m.last() + 1;
+    let ps: Vec<Vec<u8>> = (0..n).map(|i| payload(next + i as u64, length(input) / 2, salt)).collect();
+    let total: u64 = ps.iter().map(|p| p.len() as u64).sum();
+    let res = log.wal().append_batch(ps.iter().map(|p| p.as_slice()));
+    match res {
+        _ if n == 0 => assert!(matches!(res, Err(Error::EmptyBatch)), "empty batch: {res:?}"),
+        _ if total > MAX_RECORD => assert!(matches!(res, Err(Error::RecordTooLarge { .. })), "big batch: {res:?}"),
+        Ok(r) => {
+            assert_eq!((r.start().get(), r.end().get()), (next, next + n as u64 - 1));
+            let last = ps.len() - 1;
+            m.recs.extend(ps.into_iter().enumerate().map(|(i, p)| (p, i == last)));
+        }
+        Err(e) => panic!("batch of {n} ({total} bytes) failed: {e}"),
+    }
+}
+
+fn truncate_before(log: &Log, m: &mut Model, input: &mut Input) {
+    let to = input.below(m.last() + 3);
+    let res = log.wal().truncate_before(Lsn::new(to));
+    if to > m.last() + 1 {
+        assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "truncate_before({to}) past the end: {res:?}");
+        return;
+    }
+    let first = res.expect("truncate_before").get();
+    assert!(first >= m.first && first <= to.max(m.first), "truncate_before({to}) moved the start to {first}");
+    m.recs.drain(..(first - m.first) as usize);
+    m.first = first;
+    m.durable = m.last();
+}
+
+fn truncate_after(log: &Log, m: &mut Model, input: &mut Input) {
+    // Mostly near the end, where consensus logs cut.
+    let span = m.recs.len() as u64 + 2;
+    let back = if input.one_in(4) { input.below(span) } else { input.below(4.min(span)) };
+    let Some(to) = (m.last() + 1).checked_sub(back) else { return };
+    let res = log.wal().truncate_after(Lsn::new(to));
+    if to + 1 < m.first || to > m.last() {
+        assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "truncate_after({to}) out of range: {res:?}");
+    } else if !m.ends_unit(to) {
+        assert!(matches!(res, Err(Error::InsideBatch { .. })), "truncate_after({to}) inside a batch: {res:?}");
+        m.durable = m.last();
+    } else {
+        res.expect("truncate_after");
+        m.truncate_to(to);
+        m.durable = to;
+    }
+}
+
+fn read(log: &Log, m: &mut Model, input: &mut Input) {
+    let from = m.first + input.below(m.recs.len() as u64 + 1);
+    check_records(log.wal(), m, from);
+    m.durable = m.last();
+}
+
+fn check_records(wal: &Wal, m: &Model, from: u64) {
+    let mut lsn = from;
+    for rec in wal.iter_from(Lsn::new(from)).expect("iter_from") {
+        let rec = rec.expect("read back");
+        assert_eq!(rec.lsn().get(), lsn);
+        let want = &m.recs[(lsn - m.first) as usize];
+        assert!(rec.payload().as_ref() == want.0.as_slice(), "record {lsn} reads back other bytes");
+        assert_eq!(rec.kind().ends_unit(), want.1, "record {lsn} has the wrong batch role");
+        lsn += 1;
+    }
+    assert_eq!(lsn, m.last() + 1, "iteration ends at the last record");
+}
+
+/// Copies the log as a crash would leave it, damages what was not durable,
+/// and continues on the copy.
+fn crash(log: &mut Log, m: &mut Model, input: &mut Input) {
+    let wal = log.wal();
+    let durable = wal.durable_lsn().get();
+    let files = snapshot(log.dir.path());
+    // Where durable bytes end: after record `durable` if it is in the last
+    // segment, else at the last segment's header (every earlier segment was
+    // synced before the last one was started).
+    let last_id = seawall::SegmentId::from_file_name(&files.last().expect("a segment").0).expect("segment name");
+    let mut from = seawall::format::SEGMENT_HEADER_LEN;
+    if durable >= m.first {
+        // (`iter_from` syncs the live log, which the snapshot no longer sees;
+        // only the record's position is taken from it.)
+        if let Some(Ok(rec)) = wal.iter_from(Lsn::new(durable)).expect("iter_from").next() {
+            if rec.segment() == last_id {
+                from = rec.offset() as usize + seawall::format::record_size(rec.payload().len() as u64) as usize;
+            }
+        }
+    }
+    let mut files = files;
+    let last = files.len() - 1;
+    let region = Region::After { file: last, from };
+    if log.preallocate {
+        // A preallocated file's length was synced when it was made: no cut.
+        mutate_no_truncate(input, &mut files, region);
+    } else {
+        mutate(input, &mut files, region, 6);
+    }
+    log.wal.take().expect("open");
+    let dir = tempdir();
+    restore(&files, dir.path());
+    log.dir = dir;
+    let report = log.open();
+    assert!(!matches!(report.tail, TailState::Corrupt { .. }));
+    let (first, recovered) = (report.first_lsn.get(), report.last_lsn.get());
+    assert_eq!(first, m.first, "a crash moved the start of the log");
+    assert!(recovered >= durable.max(m.durable), "durable record lost: recovered to {recovered}, durable {durable}");
+    assert!(recovered <= m.last(), "phantom records after a crash: {recovered} > {}", m.last());
+    assert!(m.ends_unit(recovered), "recovery split a batch at {recovered}");
+    m.truncate_to(recovered);
+    m.durable = recovered;
+    check_records(log.wal(), m, m.first);
+    check_strict_reopen(log.dir.path());
+}
+
+fn mutate_no_truncate(input: &mut Input, files: &mut super::files::Snapshot, region: Region) {
+    let len = files[files.len() - 1].1.len();
+    mutate(input, files, region, 6);
+    let f = files.len() - 1;
+    files[f].1.resize(len, 0);
+}
+
+/// Recovery left nothing for the next open to do: a strict dry run (which
+/// takes no lock) finds the log clean.
+fn check_strict_reopen(dir: &Path) {
+    let report = Wal::plan_recovery(dir, &options().recovery_mode(RecoveryMode::Strict)).expect("plan");
+    assert!(report.is_clean(), "recovery left work for the next open: {:?}", report.tail);
+}

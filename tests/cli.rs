@@ -20,6 +20,7 @@ const CORRUPT: i32 = 2;
 const NOT_A_LOG: i32 = 3;
 const LOCKED: i32 = 4;
 const BAD_ARGS: i32 = 5;
+const FAILED: i32 = 6;
 
 fn seawall() -> Command {
     Command::new(env!("CARGO_BIN_EXE_seawall"))
@@ -332,6 +333,8 @@ fn inspect_says_when_a_writer_has_the_log_open() {
     let doc: serde_json::Value = serde_json::from_slice(&run(&["inspect", "--json"], &dir).stdout).unwrap();
     assert_eq!(doc["writer"], "active");
     assert!(stdout(&run(&["inspect"], &dir)).contains("may still be in flight"));
+    assert!(stdout(&run(&["verify"], &dir)).contains("may still be in flight"));
+    assert!(stderr(&run(&["dump"], &dir)).contains("may still be in flight"));
     drop(wal);
     let doc: serde_json::Value = serde_json::from_slice(&run(&["inspect", "--json"], &dir).stdout).unwrap();
     assert_eq!(doc["writer"], "none");
@@ -429,6 +432,16 @@ fn dump_lsn_out_of_range_exits_5() {
     }
     let out = seawall().args(["dump", "--from", "eleven"]).arg(&dir).output().unwrap();
     assert_eq!(code(&out), BAD_ARGS);
+}
+
+#[test]
+fn dump_to_a_full_disk_exits_6() {
+    let (_tmp, dir) = durable_log(50);
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_seawall")).arg("dump").arg(&dir).stdout(full).output().unwrap();
+    assert_eq!(code(&out), FAILED);
+    assert_one_clear_line(&out);
 }
 
 #[test]

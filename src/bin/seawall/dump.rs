@@ -56,6 +56,9 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
     if to > last || to + 1 < from {
         return Err(Failure::bad_args(format!("--to {to} is outside LSN {from}..={last}")));
     }
+    if common::writer_state(&args.dir) == common::Writer::Active {
+        eprintln!("seawall: note: {}", common::Writer::Active.note());
+    }
     match &insp.tail {
         TailState::Clean => {}
         TailState::Torn { last_lsn, .. } => {

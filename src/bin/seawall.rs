@@ -36,7 +36,8 @@ Exit status:
      format version) or a file could not be read or written
   4  the log is locked: a process has it open (repair)
   5  bad arguments: unknown option, LSN out of range, directory not empty
-  6  the operation failed: the demo's proof, a benchmark or a child process";
+  6  the operation failed: the demo's proof, a benchmark, a child process,
+     or writing the output";
 
 /// Inspect, verify, repair and exercise seawall write-ahead logs.
 #[derive(Parser)]

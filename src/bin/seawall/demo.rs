@@ -341,7 +341,9 @@ fn prove(wal: &Wal, acked: &BTreeSet<u64>, max_acked: u64, seed: u64) -> Result<
     ]
     .into_iter()
     .chain(
-        (last > max_acked).then(|| format!("{} records written but never acknowledged survived too", last - max_acked)),
+        (last > max_acked).then(|| {
+            format!("{} written but never acknowledged survived too", common::count(last - max_acked, "record"))
+        }),
     )
     .collect())
 }

@@ -418,11 +418,16 @@ type Recovered = (SegmentHeader, u64, u64, u32, Vec<(SegmentId, u64)>, RecoveryR
 fn recover(factory: &SegmentFactory, a: &Analysis, opts: &Options) -> Result<Recovered> {
     let actions = plan(a, opts.recovery_mode)?;
     let fs: &dyn FileSystem = factory.fs.as_ref();
-    execute(fs, a, &actions)?;
+    // What recovery adopts may exist only in the page cache of a process that
+    // died, and it must be durable before anything relies on it: above all
+    // the header of a segment that supersedes (`truncate_after`) records of
+    // an earlier segment must be synced before that superseded segment is
+    // removed, or a power loss could bring truncated-away records back.
     for span in &a.spans {
         let f = fs.open(&span.path).map_err(|e| Error::io("open", &span.path, e))?;
         f.sync_data().map_err(|e| Error::io("fdatasync", &span.path, e))?;
     }
+    execute(fs, a, &actions)?;
     fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
     let insp = &a.inspection;
     let mut report = report_of(a, actions);

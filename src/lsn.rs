@@ -45,7 +45,8 @@ impl From<Lsn> for u64 {
 
 impl fmt::Display for Lsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        // Delegate so width and alignment flags apply.
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
@@ -88,7 +89,7 @@ impl SegmentId {
 
 impl fmt::Display for SegmentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.file_name())
+        f.pad(&self.file_name())
     }
 }
 
@@ -106,6 +107,12 @@ mod tests {
         for (&i, n) in ids.iter().zip(&names) {
             assert_eq!(SegmentId::from_file_name(n), Some(SegmentId(i)));
         }
+    }
+
+    #[test]
+    fn display_honours_width() {
+        assert_eq!(format!("{:>4}|{:<3}|", Lsn::new(7), Lsn::new(8)), "   7|8  |");
+        assert_eq!(format!("{:>22}", SegmentId::new(1)).len(), 22);
     }
 
     #[test]

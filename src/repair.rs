@@ -174,6 +174,11 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
                 });
             }
             for seg in &insp.segments[cut_from..] {
+                if seg.state == SegmentState::Unused {
+                    // A blank spare holds nothing worth keeping.
+                    actions.push(RecoveryAction::RemovedSegment { segment: seg.id, reason: RemovalReason::Unused });
+                    continue;
+                }
                 let file = quarantine_name(&insp.dir, &seg.id.file_name(), &taken);
                 taken.push(file.clone());
                 actions.push(RecoveryAction::QuarantinedSegment { segment: seg.id, file });

@@ -200,7 +200,7 @@ mod tests {
         use RecordKind::*;
         let mut b = segment(&[(1, Full, b"a", 0), (2, Full, b"b", 1), (3, Full, b"c", 2)]);
         let second = SEGMENT_HEADER_LEN + 40;
-        b[second + 33] ^= 0xff; // damage record 2's payload
+        b[second + 32] ^= 0xff; // damage record 2's payload
         let s = scan_segment(&b, SALT, 1, 0, None);
         assert_eq!(s.last_lsn, 1);
         let ev = probe(&b, s.end, SALT, s.last_lsn);

@@ -9,8 +9,9 @@
 //! durable`). Environment: `SEAWALL_BENCH_SCALE` (factor on every size),
 //! `SEAWALL_BENCH_REPEAT` (runs per durable or buffered configuration, median
 //! kept; default 3), `SEAWALL_BENCH_BULK_MIB`, `SEAWALL_BENCH_READ_MIB`,
-//! `SEAWALL_BENCH_DIR` (where logs are written), `SEAWALL_BENCH_CRITERION=0`
-//! (skip criterion).
+//! `SEAWALL_BENCH_DIR` (where logs are written), `SEAWALL_BENCH_WRITERS` and
+//! `SEAWALL_BENCH_SIZES` (durable configurations, e.g. `1,8,64` and `128`),
+//! `SEAWALL_BENCH_CRITERION=0` (skip criterion).
 
 mod common;
 
@@ -53,18 +54,27 @@ impl Runs {
     }
 }
 
+/// A comma-separated list from the environment, or `default`.
+fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map_or_else(|| default.to_vec(), |v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+}
+
 fn durable_suite(scale: &Scale, report: &mut Report) {
     let mut runs = Runs::default();
+    let writers = env_list("SEAWALL_BENCH_WRITERS", &WRITERS);
+    let sizes = env_list("SEAWALL_BENCH_SIZES", &DURABLE_SIZES);
     let warmup = |w: usize| (scale.durable_ops / 20 / w).max(2);
     let opts = || ours::options(scale.segment_size);
     for rep in 0..scale.repeat {
         eprintln!("durable: round {} of {}", rep + 1, scale.repeat);
-        for size in DURABLE_SIZES {
+        for &size in &sizes {
             let sz = size_name(size);
             let ops = scale.durable_ops;
             let d = common::scratch("raw");
             runs.push(format!("raw pwrite+fdatasync 1w {sz}"), raw::pwrite_fdatasync(d.path(), size, ops, warmup(1)));
-            for w in [1].into_iter().chain(WRITERS) {
+            for w in [1].into_iter().chain(writers.iter().copied().filter(|&w| w > 1)) {
                 if w > 1 {
                     let d = common::scratch("naive");
                     let s = raw::naive_group_commit(d.path(), w, size, ops, warmup(w));
@@ -82,13 +92,13 @@ fn durable_suite(scale: &Scale, report: &mut Report) {
             }
         }
     }
-    for size in DURABLE_SIZES {
+    for &size in &sizes {
         let sz = size_name(size);
         let raw1 = format!("raw pwrite+fdatasync 1w {sz}");
         if let Some(s) = runs.take(&raw1) {
             report.add(&raw1, s, Metric::Ops, &[]);
         }
-        for w in [1].into_iter().chain(WRITERS) {
+        for w in [1].into_iter().chain(writers.iter().copied().filter(|&w| w > 1)) {
             let naive = if w == 1 { raw1.clone() } else { format!("naive group commit {w}w {sz}") };
             if let Some(s) = runs.take(&naive) {
                 report.add(&naive, s, Metric::Ops, &[]);

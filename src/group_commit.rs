@@ -8,17 +8,28 @@
 //!   if no flush is running: it takes the whole buffer, releases the lock,
 //!   writes it with one `write` per segment and, if anyone waits for
 //!   durability, one `fdatasync`, then publishes the new `written`/`durable`
-//!   LSNs and wakes the waiters. Otherwise it waits; records staged meanwhile
-//!   gather in the buffer for the next leader.
-//! - Gathering: if the previous group served several `sync` callers, a new
-//!   leader waits (at most `group_commit_delay`) until as many have arrived,
-//!   so that writers just woken by the last flush join the next one. A lone
-//!   writer (previous group of one) never waits.
+//!   LSNs. Otherwise it waits; records staged meanwhile gather in the buffer
+//!   for the next leader.
+//! - Waking: a waiter sleeps on one of two condvars, chosen by the flush that
+//!   will cover it: the one in flight (its record was taken) or the next one.
+//!   A finished flush wakes exactly the waiters it covered, plus one waiter of
+//!   the next group to lead it, rather than every thread (a thundering herd
+//!   of dozens of threads on a small machine delays the next flush).
+//! - Gathering (like PostgreSQL's `commit_delay`/`commit_siblings`): the log
+//!   estimates how many `sync` callers are active (the last durable group
+//!   plus those who queued behind it). A new leader that has fewer waiting
+//!   for the next flush waits, at most `group_commit_delay`, until that many
+//!   have arrived, so writers woken by the last flush join the next one
+//!   instead of splitting into alternating half-groups. A lone writer (an
+//!   estimate of one) never waits.
 //!
 //! Invariants: at most one leader (`flushing`) at a time, and only the leader
-//! touches the `Writer`; `durable <= written < next_lsn`; a failed write or
-//! sync poisons the log for good, and no waiter whose record was in the failed
-//! flush is told it succeeded.
+//! touches the `Writer`; `durable <= written <= taken < next_lsn`; a waiter
+//! whose record is in the flight in progress (`in_flight && target <= taken`)
+//! sleeps on `turns[epoch % 2]`, any other on `turns[(epoch + 1) % 2]`, where
+//! `epoch` counts buffer takes; a failed write or sync poisons the log for
+//! good, and no waiter whose record was in the failed flush is told it
+//! succeeded.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex, MutexGuard};
@@ -41,20 +52,48 @@ pub(crate) struct State {
     pub durable_lsn: u64,
     /// Highest LSN some caller wants durable.
     pub sync_target: u64,
-    /// A leader is flushing (or a truncation holds the writer).
+    /// A leader is flushing or gathering (or a truncation holds the writer).
     pub flushing: bool,
     /// The leader is waiting for more `sync` callers.
-    pub gathering: bool,
-    /// `sync` callers not yet satisfied.
-    pub syncers: u64,
-    /// `sync` callers served by the previous durable flush.
-    pub last_group: u64,
+    gathering: bool,
+    /// The leader has taken the buffer, up to `taken_lsn`, and is writing it.
+    in_flight: bool,
+    taken_lsn: u64,
+    /// Buffer takes so far; picks the condvar a waiter sleeps on.
+    epoch: u64,
+    /// `sync` callers whose records the next flush will cover.
+    next_syncers: u64,
+    /// Estimated `sync` callers active at once (the gathering goal).
+    active: u64,
+    /// Threads asleep on each of the two condvars.
+    asleep: [u64; 2],
     /// Set by the first failed write or sync.
     pub poisoned: Option<(&'static str, std::io::ErrorKind)>,
     pub closed: bool,
 }
 
 impl State {
+    /// The state of a log whose records up to `last_lsn` are durable.
+    pub fn new(buffer: WriteBuffer, last_lsn: u64) -> State {
+        State {
+            buffer,
+            next_lsn: last_lsn + 1,
+            written_lsn: last_lsn,
+            durable_lsn: last_lsn,
+            sync_target: last_lsn,
+            flushing: false,
+            gathering: false,
+            in_flight: false,
+            taken_lsn: last_lsn,
+            epoch: 0,
+            next_syncers: 0,
+            active: 1,
+            asleep: [0; 2],
+            poisoned: None,
+            closed: false,
+        }
+    }
+
     pub fn check_usable(&self) -> Result<()> {
         if let Some((op, kind)) = self.poisoned {
             return Err(Error::Poisoned { op, kind });
@@ -64,15 +103,26 @@ impl State {
         }
         Ok(())
     }
+
+    /// Whether the flush in flight covers record `target`.
+    fn in_flight_covers(&self, target: u64) -> bool {
+        self.in_flight && target <= self.taken_lsn
+    }
+
+    /// The condvar slot for a waiter on record `target`.
+    fn slot(&self, target: u64) -> usize {
+        let epoch = if self.in_flight_covers(target) { self.epoch } else { self.epoch + 1 };
+        (epoch % 2) as usize
+    }
 }
 
 /// The group-commit machinery.
 #[derive(Debug)]
 pub(crate) struct GroupCommit {
     pub state: Mutex<State>,
-    /// Signalled when a flush ends (waiters check whether they are covered).
-    flushed: Condvar,
-    /// Signalled when a `sync` caller arrives while the leader gathers.
+    /// Waiters, by the parity of the flush that will cover them.
+    turns: [Condvar; 2],
+    /// Signalled when enough `sync` callers have arrived while the leader gathers.
     arrived: Condvar,
     pub writer: Mutex<Writer>,
     pub delay: Duration,
@@ -103,7 +153,7 @@ impl GroupCommit {
     ) -> Self {
         GroupCommit {
             state: Mutex::new(state),
-            flushed: Condvar::new(),
+            turns: [Condvar::new(), Condvar::new()],
             arrived: Condvar::new(),
             writer: Mutex::new(writer),
             delay,
@@ -125,6 +175,23 @@ impl GroupCommit {
         }
     }
 
+    /// Sleeps on `slot` until notified.
+    fn sleep<'a>(&'a self, mut st: MutexGuard<'a, State>, slot: usize) -> MutexGuard<'a, State> {
+        st.asleep[slot] += 1;
+        st = self.turns[slot].wait(st).unwrap_or_else(|e| e.into_inner());
+        st.asleep[slot] -= 1;
+        st
+    }
+
+    /// Wakes every waiter on both condvars (after a failure or a truncation).
+    fn wake_everyone(&self, st: &State) {
+        for slot in 0..2 {
+            if st.asleep[slot] > 0 {
+                self.turns[slot].notify_all();
+            }
+        }
+    }
+
     /// Returns once record `target` is written (`durable == false`) or durable.
     pub fn wait<'a>(
         &'a self,
@@ -133,78 +200,94 @@ impl GroupCommit {
         durable: bool,
     ) -> Result<MutexGuard<'a, State>> {
         if durable {
-            st.syncers += 1;
             st.sync_target = st.sync_target.max(target);
-            if st.gathering {
-                self.arrived.notify_one();
+            if target > st.durable_lsn && !st.in_flight_covers(target) {
+                st.next_syncers += 1;
+                if st.gathering && st.next_syncers >= st.active {
+                    self.arrived.notify_one();
+                }
             }
         }
-        let result = loop {
-            if let Err(e) = st.check_usable() {
-                break Err(e);
-            }
+        loop {
+            st.check_usable()?;
             let done = if durable { st.durable_lsn >= target } else { st.written_lsn >= target };
             if done {
-                break Ok(());
+                return Ok(st);
             }
             if st.flushing {
-                st = self.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+                let slot = st.slot(target);
+                st = self.sleep(st, slot);
                 continue;
             }
             let (guard, res) = self.lead(st);
             st = guard;
-            if let Err(e) = res {
-                break Err(e);
-            }
-        };
-        if durable {
-            st.syncers -= 1;
+            res?;
         }
-        result.map(|()| st)
+    }
+
+    /// Waits (at most `delay`) until the next group has as many `sync`
+    /// callers as are estimated active.
+    fn gather<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        if st.sync_target <= st.durable_lsn || st.next_syncers >= st.active || self.delay.is_zero() {
+            return st;
+        }
+        let deadline = Instant::now() + self.delay;
+        st.gathering = true;
+        while st.next_syncers < st.active {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            st = self.arrived.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        st.gathering = false;
+        st
     }
 
     /// Flushes everything staged as the leader. Returns the state lock again.
     fn lead<'a>(&'a self, mut st: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, Result<()>) {
         st.flushing = true;
-        if st.sync_target > st.durable_lsn && st.last_group > 1 && !self.delay.is_zero() {
-            let deadline = Instant::now() + self.delay;
-            st.gathering = true;
-            while st.syncers < st.last_group {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                st = self.arrived.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
-            }
-            st.gathering = false;
-        }
+        st = self.gather(st);
         let mut chunks = st.buffer.take();
         let upto = st.next_lsn - 1;
         let sync = st.sync_target > st.durable_lsn;
-        let group = st.syncers;
+        let group = std::mem::take(&mut st.next_syncers);
+        st.in_flight = true;
+        st.taken_lsn = upto;
+        st.epoch += 1;
+        let slot = (st.epoch % 2) as usize;
         drop(st);
         let res = lock(&self.writer).write(&mut chunks, sync);
         let mut st = self.lock_state();
         st.buffer.recycle(chunks);
         st.flushing = false;
+        st.in_flight = false;
         let res = match res {
             Ok(written) => {
                 debug_assert_eq!(written, upto, "the leader writes everything it took");
                 st.written_lsn = upto;
                 if sync {
                     st.durable_lsn = upto;
-                    st.last_group = group;
+                    // Those who queued during this flush were active too.
+                    st.active = (group + st.next_syncers).max(1);
                     self.counters.group_commits.fetch_add(1, Ordering::Relaxed);
                     self.counters.max_group.fetch_max(group, Ordering::Relaxed);
+                }
+                if st.asleep[slot] > 0 {
+                    self.turns[slot].notify_all();
+                }
+                // One waiter of the next group leads it.
+                if st.asleep[1 - slot] > 0 {
+                    self.turns[1 - slot].notify_one();
                 }
                 Ok(())
             }
             Err(e) => {
                 st.poisoned = Some(op_of(&e));
+                self.wake_everyone(&st);
                 Err(e)
             }
         };
-        self.flushed.notify_all();
         (st, res)
     }
 
@@ -216,7 +299,8 @@ impl GroupCommit {
         let target = st.next_lsn - 1;
         let mut st = self.wait(st, target, true)?;
         while st.flushing {
-            st = self.flushed.wait(st).unwrap_or_else(|e| e.into_inner());
+            let slot = st.slot(u64::MAX);
+            st = self.sleep(st, slot);
         }
         st.check_usable()?;
         // Records staged since the sync above are flushed here too.
@@ -233,7 +317,8 @@ impl GroupCommit {
                 st.poisoned = Some(op_of(e));
             }
         }
-        self.flushed.notify_all();
+        st.taken_lsn = st.written_lsn;
+        self.wake_everyone(&st);
         res
     }
 }

@@ -138,19 +138,7 @@ impl Wal {
         };
         let file = fs.open(&dir.join(header.id.file_name())).map_err(|e| Error::io("open", &dir, e))?;
         let writer = Writer::new(factory, file, &header, last_lsn, last_crc, counters.clone());
-        let state = State {
-            buffer: WriteBuffer::new(header.id, end, opts.segment_size),
-            next_lsn: last_lsn + 1,
-            written_lsn: last_lsn,
-            durable_lsn: last_lsn,
-            sync_target: last_lsn,
-            flushing: false,
-            gathering: false,
-            syncers: 0,
-            last_group: 0,
-            poisoned: None,
-            closed: false,
-        };
+        let state = State::new(WriteBuffer::new(header.id, end, opts.segment_size), last_lsn);
         let gc = GroupCommit::new(state, writer, opts.group_commit_delay, opts.write_buffer_size, counters.clone());
         let wal = Wal { dir, opts, gc, segments: std::sync::Mutex::new(segments), counters, _lock: lock };
         Ok((wal, report))

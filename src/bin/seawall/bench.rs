@@ -32,6 +32,10 @@ pub struct Args {
     /// Buffered appends (`append`) instead of durable ones (`append_durable`).
     #[arg(long)]
     no_sync: bool,
+    /// Do not preallocate segment files: every sync then also persists the
+    /// file's growth (compare with a default run to see what preallocation buys).
+    #[arg(long)]
+    no_preallocate: bool,
     /// Operations of the raw baseline (default: as many as the benchmark did, at most 2000).
     #[arg(long)]
     baseline_ops: Option<u64>,
@@ -81,7 +85,7 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
     let writers = if args.writers == 1 { "1 writer".to_string() } else { format!("{} writers", args.writers) };
     println!("seawall bench: {writers}, {amount} of {} bytes, {mode}, in {place}", args.record_size);
 
-    let (wal, _) = Wal::open(dir, Options::default())?;
+    let (wal, _) = Wal::open(dir, Options::default().preallocate(!args.no_preallocate))?;
     let outcome = drive(&wal, &args, until)?;
     let stats = wal.stats();
     wal.close()?;

@@ -343,7 +343,9 @@ impl Wal {
     }
 
     /// Writes and syncs everything appended, then closes the log. Dropping a
-    /// `Wal` does the same but cannot report errors.
+    /// `Wal` does the same but cannot report errors. On a log poisoned by a
+    /// failed write or sync it returns [`Error::Poisoned`]: records appended
+    /// since then were not made durable.
     pub fn close(self) -> Result<()> {
         self.shutdown()
     }
@@ -351,8 +353,12 @@ impl Wal {
     fn shutdown(&self) -> Result<()> {
         let res = {
             let st = self.gc.lock_state();
-            if st.closed || st.poisoned.is_some() {
+            if st.closed {
                 Ok(())
+            } else if st.poisoned.is_some() {
+                // Whatever was appended since the failure was never made
+                // durable, so closing must not report success.
+                st.check_usable()
             } else {
                 let target = st.next_lsn - 1;
                 self.gc.wait(st, target, true).map(drop)

@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use seawall::format::{LOCK_FILE, SEGMENT_HEADER_LEN};
+use seawall::raw::HeaderState;
+use seawall::{SegmentHeader, SegmentId};
 
 use super::input::Input;
 
@@ -58,7 +60,7 @@ pub(crate) fn mutate(input: &mut Input, files: &mut Snapshot, region: Region, ma
         }
         let at = from + input.below((len - from) as u64) as usize;
         let bytes = &mut files[file].1;
-        match input.byte() % 6 {
+        match input.byte() % 7 {
             0 => bytes[at] ^= 1 << (input.byte() % 8),
             1 => {
                 let s = sector(at, from, len);
@@ -80,6 +82,13 @@ pub(crate) fn mutate(input: &mut Input, files: &mut Snapshot, region: Region, ma
                     bytes[b.start..b.start + n].copy_from_slice(&tmp);
                 }
             }
+            5 => {
+                // A header that is valid but says something else: another
+                // first LSN (superseding or leaving a gap), chain seed or salt.
+                if matches!(region, Region::Anywhere) {
+                    rewrite_header(input, &mut files[file]);
+                }
+            }
             _ => {
                 // A stale header: another (older) segment's header copied
                 // over this one. Only where any byte may be damaged.
@@ -99,4 +108,15 @@ pub(crate) fn mutate(input: &mut Input, files: &mut Snapshot, region: Region, ma
 fn sector(at: usize, from: usize, len: usize) -> std::ops::Range<usize> {
     let start = (at / SECTOR * SECTOR).max(from);
     start..((at / SECTOR + 1) * SECTOR).min(len)
+}
+
+fn rewrite_header(input: &mut Input, (name, bytes): &mut (String, Vec<u8>)) {
+    let Some(id) = SegmentId::from_file_name(name) else { return };
+    let HeaderState::Valid(mut h) = SegmentHeader::decode(bytes, id) else { return };
+    match input.byte() % 3 {
+        0 => h.first_lsn = (h.first_lsn as i64 + i64::from(input.byte() as i8)).max(1) as u64,
+        1 => h.prev_crc ^= 1 << (input.byte() % 32),
+        _ => h.salt = input.u64(),
+    }
+    bytes[..SEGMENT_HEADER_LEN].copy_from_slice(&h.encode());
 }

@@ -144,9 +144,28 @@ fn written_log(input: &mut Input, dir: &Path) {
     drop(wal);
     let region = if input.one_in(2) { Region::Anywhere } else { beyond_durable(&files, durable) };
     mutate(input, &mut files, region, 4);
+    add_spare(input, &mut files, payloads.len() as u64 + 1);
     restore(&files, dir);
     let only_tail = matches!(region, Region::After { .. });
     check_log(dir, Some(&Expect { first: 1, payloads: &payloads, durable: only_tail.then_some(durable) }));
+}
+
+/// Sometimes a next segment made ahead of need: blank, or with its header
+/// write cut short (a rotation the crash interrupted).
+fn add_spare(input: &mut Input, files: &mut Snapshot, first_lsn: u64) {
+    let Some(last) = files.last().and_then(|f| SegmentId::from_file_name(&f.0)) else { return };
+    let id = last.next();
+    let mut bytes = vec![0u8; 64 * 1024];
+    match input.byte() % 4 {
+        0 => {}
+        1 => {
+            let h = SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt: input.u64(), prev_crc: input.u32() };
+            let n = 1 + input.below(SEGMENT_HEADER_LEN as u64 - 1) as usize;
+            bytes[..n].copy_from_slice(&h.encode()[..n]);
+        }
+        _ => return,
+    }
+    files.push((id.file_name(), bytes));
 }
 
 /// The bytes a crash may have left torn: those after record `durable` in the

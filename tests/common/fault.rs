@@ -74,7 +74,12 @@ impl FaultPlan {
 
     /// A disk that is full from the first call on.
     pub fn disk_full() -> FaultPlan {
-        FaultPlan { at: 0, fault: Fault::NoSpace, persistent: true, full_only: true, hit: None }
+        FaultPlan::disk_full_from(0)
+    }
+
+    /// A disk that fills up at call `at`.
+    pub fn disk_full_from(at: usize) -> FaultPlan {
+        FaultPlan { at, fault: Fault::NoSpace, persistent: true, full_only: true, hit: None }
     }
 
     /// The fault for call `index` of `kind` (`grows`: it needs free space).

@@ -22,7 +22,7 @@ use common::oracle::{check, Expect, History, Recovered};
 use common::recording_fs::{materialize, DiskModel, Image, NoSyncFs, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
 use common::{env_u64, scratch_dir, Rng};
-use seawall::{Options, Wal};
+use seawall::{Options, Reader, Wal};
 
 /// What exploring some workloads did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,14 +60,29 @@ impl Dirs {
     }
 }
 
-/// Opens a crash state with the real recovery and checks it: the oracle,
-/// then a second open must find the same log and nothing to repair.
+/// Opens a crash state with the real recovery and checks it: the oracle;
+/// the offline `Reader`, before recovery, must see the same log; a second
+/// open must find the same log and nothing to repair.
 fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
     materialize(image, dir);
+    let offline = match Reader::open(dir) {
+        Ok(reader) => Some(Recovered::read_offline(&reader)?),
+        Err(seawall::Error::NotALog { .. }) => None,
+        Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
+    };
     let open = || Wal::open_with(dir, opts.clone(), Arc::new(NoSyncFs));
     let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
     let r = Recovered::read(&wal)?;
     check(e, &r)?;
+    if let Some(o) = offline.filter(|o| o != &r) {
+        return Err(format!(
+            "before recovery the Reader saw LSNs {}..={}; open recovered {}..={}",
+            o.first,
+            o.last(),
+            r.first,
+            r.last()
+        ));
+    }
     drop(wal);
     let (wal, report) = open().map_err(|err| format!("second open failed: {err}"))?;
     let again = Recovered::read(&wal)?;

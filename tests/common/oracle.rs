@@ -4,7 +4,7 @@
 //! Payloads carry a unique sequence number, so a record cut by
 //! `truncate_after` can never be mistaken for the one that replaced it.
 
-use seawall::{Lsn, RecordKind, Wal};
+use seawall::{Lsn, Reader, RecordKind, Wal};
 
 /// One record of the model log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,20 +98,35 @@ impl Recovered {
     /// Reads every record of an open log, checking LSNs are contiguous.
     pub fn read(wal: &Wal) -> Result<Recovered, String> {
         let first = wal.first_lsn().get();
-        let mut records = Vec::new();
         let iter = wal.iter_from(Lsn::new(first)).map_err(|e| format!("iter_from({first}) failed: {e}"))?;
+        let log = Recovered::collect(first, iter)?;
+        if log.last() != wal.last_lsn().get() {
+            return Err(format!("read up to LSN {} but last_lsn() is {}", log.last(), wal.last_lsn()));
+        }
+        Ok(log)
+    }
+
+    /// Reads the valid log with the offline `Reader` (which modifies nothing).
+    pub fn read_offline(reader: &Reader) -> Result<Recovered, String> {
+        let first = reader.first_lsn().get();
+        let iter = reader.iter_from(Lsn::new(first)).map_err(|e| format!("Reader::iter_from({first}): {e}"))?;
+        let log = Recovered::collect(first, iter)?;
+        if log.last() != reader.last_lsn().get() {
+            return Err(format!("Reader read up to LSN {} but last_lsn() is {}", log.last(), reader.last_lsn()));
+        }
+        Ok(log)
+    }
+
+    fn collect(first: u64, iter: seawall::Iter) -> Result<Recovered, String> {
+        let mut records = Vec::new();
         for (i, rec) in iter.enumerate() {
-            let rec = rec.map_err(|e| format!("reading the recovered log failed: {e}"))?;
+            let rec = rec.map_err(|e| format!("reading the log failed: {e}"))?;
             if rec.lsn().get() != first + i as u64 {
                 return Err(format!("record {} read where LSN {} was due", rec.lsn(), first + i as u64));
             }
             records.push((rec.kind(), rec.payload().clone()));
         }
-        let log = Recovered { first, records };
-        if log.last() != wal.last_lsn().get() {
-            return Err(format!("read up to LSN {} but last_lsn() is {}", log.last(), wal.last_lsn()));
-        }
-        Ok(log)
+        Ok(Recovered { first, records })
     }
 }
 

@@ -107,7 +107,7 @@ fn map(path: &Path) -> Result<bytes::Bytes> {
 
 fn body_is_zero(path: &Path) -> Result<bool> {
     let bytes = map(path)?;
-    Ok(bytes.get(SEGMENT_HEADER_LEN..).is_none_or(|b| b.iter().all(|&x| x == 0)))
+    Ok(bytes.get(SEGMENT_HEADER_LEN..).is_none_or(|b| crate::scan::nonzero_len(b) == 0))
 }
 
 fn blank_info(id: SegmentId, path: PathBuf, file_len: u64, state: SegmentState) -> SegmentInfo {

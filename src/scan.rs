@@ -94,6 +94,28 @@ fn raw_reason(e: RawError) -> CorruptionReason {
     }
 }
 
+/// Length of `bytes` without its trailing zeros: the offset just past the
+/// last non-zero byte, or 0 when every byte is zero. Preallocated segments
+/// end in up to a whole segment of zeros, so this tests 64 bytes at a time.
+pub(crate) fn nonzero_len(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let last = |b: &[u8]| b.iter().rposition(|&x| x != 0).map(|p| p + 1);
+    let whole = bytes.len() / BLOCK * BLOCK;
+    if let Some(n) = last(&bytes[whole..]) {
+        return whole + n;
+    }
+    let mut end = whole;
+    while end > 0 {
+        let block = &bytes[end - BLOCK..end];
+        let any = block.chunks_exact(8).fold(0u64, |acc, w| acc | u64::from_ne_bytes(w.try_into().expect("8 bytes")));
+        if any != 0 {
+            return end - BLOCK + last(block).unwrap_or(0);
+        }
+        end -= BLOCK;
+    }
+    0
+}
+
 /// What lies past the last accepted record of a segment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Evidence {
@@ -125,7 +147,7 @@ impl Evidence {
 /// segment length so that crafted input cannot make the search quadratic.
 pub(crate) fn probe(bytes: &[u8], from: usize, salt: u64, last_lsn: u64) -> Evidence {
     let from = from.min(bytes.len());
-    let nonzero_end = bytes[from..].iter().rposition(|&b| b != 0).map_or(from, |p| from + p + 1);
+    let nonzero_end = from + nonzero_len(&bytes[from..]);
     let mut ev = Evidence { nonzero_end, ..Evidence::default() };
     let mut budget = bytes.len().saturating_mul(4);
     let align = RECORD_ALIGN as usize;
@@ -207,6 +229,20 @@ mod tests {
         assert_eq!(ev.later_records, 1);
         assert!(ev.later_synced, "record 3 was written after record 2 was durable");
         assert!(!ev.tail_zero(s.end));
+    }
+
+    #[test]
+    fn nonzero_len_finds_the_last_nonzero_byte() {
+        assert_eq!(nonzero_len(&[]), 0);
+        for len in [1, 7, 63, 64, 65, 200, 1000] {
+            let zeros = vec![0u8; len];
+            assert_eq!(nonzero_len(&zeros), 0, "all zero, {len} bytes");
+            for at in [0, len / 3, len / 2, len - 1] {
+                let mut b = zeros.clone();
+                b[at] = 1;
+                assert_eq!(nonzero_len(&b), at + 1, "one byte at {at} of {len}");
+            }
+        }
     }
 
     #[test]

@@ -577,3 +577,74 @@ fn full_disk_on_a_real_tmpfs() {
     wal.append_durable(b"after space was freed").unwrap();
     println!("faults: real full disk: {} records acknowledged before the 2 MiB tmpfs filled ({err}); all back after reopening on the full disk", acked.len());
 }
+
+/// Recovery itself meets every fault at every call: a crash state with a
+/// torn unsynced write (which recovery must cut and clear) is opened with a
+/// fault injected into each of recovery's calls in turn. Whatever the fault,
+/// the next recovery (after a restart or a power loss) finds exactly the log
+/// a fault-free recovery finds.
+#[test]
+fn every_fault_during_a_recovery_that_repairs() {
+    use common::recording_fs::{Fate, FileOp, Pending};
+    use Action::*;
+    let opts = small_segments();
+    let root = scratch_dir("seawall-faults-");
+    let (live, check_dir) = (root.path().join("live"), root.path().join("check"));
+    // A log whose last write (records 4..=5, never synced) is torn in half.
+    let fs = RecordingFs::new(&live, &Image::new(), None);
+    let run = run_faulty(&live, &opts, &fs, &[AppendDurable(100), AppendDurable(40_000), Append(300)]).unwrap();
+    drop(run);
+    let mut model = DiskModel::default();
+    let ops = fs.ops();
+    let last_write = ops.iter().rposition(|op| matches!(op, common::recording_fs::Op::Write { .. })).unwrap();
+    ops[..=last_write].iter().for_each(|op| model.apply(op));
+    let image = model.image_with(|_, p| match p {
+        Pending::File(_, FileOp::Write { off, data }) => {
+            let half = data.len() / 2;
+            Fate::Pieces(vec![FileOp::Write { off: *off, data: Arc::new(data[..half].to_vec()) }])
+        }
+        _ => Fate::Keep,
+    });
+    let mut e = Expect::empty();
+    e.log = [(1, 100), (2, 40_000), (3, 300)]
+        .iter()
+        .map(|&(seq, len)| Entry { seq: (1 << 40) + seq - 1, len, starts_unit: true, ends_unit: true })
+        .collect();
+    e.acked = 2;
+    // The fault-free recovery, and its calls.
+    materialize(&image, &live);
+    let clean_fs = RecordingFs::new(&live, &image, None);
+    let (wal, report) = Wal::open_with(&live, opts.clone(), Arc::new(clean_fs.clone())).unwrap();
+    assert!(!report.is_clean(), "the state needs repair: {report:?}");
+    let expected = Recovered::read(&wal).unwrap();
+    check(&e, &expected).unwrap();
+    drop(wal);
+    let trace = clean_fs.trace();
+    let mut runs = 0;
+    for (n, &(kind, _)) in trace.iter().enumerate() {
+        for &fault in Fault::applicable(kind) {
+            for plan in [FaultPlan::once(n, fault), FaultPlan::persistent(n, fault)] {
+                let what = format!("{plan:?} at recovery call {n} of {} ({kind:?})", trace.len());
+                materialize(&image, &live);
+                let fs = RecordingFs::new(&live, &image, Some(plan));
+                let opened = Wal::open_with(&live, opts.clone(), Arc::new(fs.clone()));
+                if let Ok((wal, _)) = opened {
+                    let r = Recovered::read(&wal).unwrap();
+                    assert_eq!(r, expected, "{what}: recovery succeeded with another log");
+                    drop(wal);
+                }
+                runs += 1;
+                let mut after = DiskModel::from_image(&image);
+                fs.ops().iter().for_each(|op| after.apply(op));
+                for (when, img) in [("restart", after.live_image()), ("power loss", after.durable_image())] {
+                    materialize(&img, &check_dir);
+                    let (wal, _) =
+                        Wal::open(&check_dir, opts.clone()).unwrap_or_else(|e| panic!("{what}, {when}: {e}"));
+                    let r = Recovered::read(&wal).unwrap();
+                    assert_eq!(r, expected, "{what}, then {when}: another log");
+                }
+            }
+        }
+    }
+    println!("faults: {runs} fault runs over the {} calls of a repairing recovery", trace.len());
+}

@@ -395,7 +395,11 @@ fn verify(dir: &Path, m: &mut Model, seed: u64, heard: &Heard, open: bool, total
 
 fn env_u64(name: &str) -> Option<u64> {
     let v = std::env::var(name).ok()?;
-    Some(v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
+    let n = match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => v.parse(),
+    };
+    Some(n.unwrap_or_else(|_| panic!("{name}={v} is not a number")))
 }
 
 #[test]

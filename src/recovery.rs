@@ -107,7 +107,32 @@ fn map(path: &Path) -> Result<bytes::Bytes> {
 
 fn body_is_zero(path: &Path) -> Result<bool> {
     let bytes = map(path)?;
-    Ok(bytes.get(SEGMENT_HEADER_LEN..).is_none_or(|b| crate::scan::nonzero_len(b) == 0))
+    let end = data_end(path, bytes.len())?;
+    Ok(bytes.get(SEGMENT_HEADER_LEN..end).is_none_or(|b| crate::scan::nonzero_len(b) == 0))
+}
+
+/// Offset past which `path` (of `len` bytes) holds no data: the end of its
+/// last data region by `SEEK_DATA`/`SEEK_HOLE`. Preallocated space never
+/// written is a hole to these calls (ext4 and XFS report unwritten extents
+/// as holes unless the page cache holds data for them), and holes read as
+/// zeros, so a search for non-zero bytes can stop here without reading, and
+/// caching, up to a whole segment of zeros. Where the file system does not
+/// answer, returns `len`: the search then reads everything.
+fn data_end(path: &Path, len: usize) -> Result<usize> {
+    use rustix::fs::{seek, SeekFrom};
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let (mut pos, mut end) = (0u64, 0u64);
+    while (pos as usize) < len {
+        match seek(&file, SeekFrom::Data(pos)) {
+            Ok(data) => match seek(&file, SeekFrom::Hole(data)) {
+                Ok(hole) if hole > data => (pos, end) = (hole, hole),
+                _ => return Ok(len),
+            },
+            Err(rustix::io::Errno::NXIO) => break,
+            Err(_) => return Ok(len),
+        }
+    }
+    Ok((end as usize).min(len))
 }
 
 fn blank_info(id: SegmentId, path: PathBuf, file_len: u64, state: SegmentState) -> SegmentInfo {
@@ -301,7 +326,8 @@ fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeade
             verdict = decide(inputs).verdict;
             continue;
         }
-        let ev = probe(&bytes, scan.end, h.salt, scan.last_lsn);
+        let data = data_end(&info.path, bytes.len())?.max(scan.end);
+        let ev = probe(&bytes[..data.min(bytes.len())], scan.end, h.salt, scan.last_lsn);
         let inputs = Inputs {
             has_successor: limit.is_some(),
             reached_limit: scan.stop == Stop::Limit,

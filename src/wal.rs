@@ -309,7 +309,7 @@ impl Wal {
             let mut segs = crate::lock(&self.segments);
             let last = st.next_lsn - 1;
             let first = segs.first().map_or(1, |s| s.1);
-            if lsn.get() + 1 < first || lsn.get() > last {
+            if lsn.get() < first - 1 || lsn.get() > last {
                 return Err(Error::LsnOutOfRange { lsn, first: Lsn::new(first), last: Lsn::new(last) });
             }
             if lsn.get() == last {

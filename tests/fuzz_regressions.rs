@@ -111,3 +111,15 @@ fn artifact(target: &str, name: &str) -> PathBuf {
 fn decode_rejects_synced_delta_above_the_lsn() {
     replay(checks::decode_record, &artifact("decode_record", "crash-524027dfa88d10ab223085348ce32e7174ef5c00"));
 }
+
+/// `truncate_after(u64::MAX)` overflowed computing `lsn + 1` (a panic in
+/// debug builds) instead of failing with `LsnOutOfRange` (fixed in `wal.rs`).
+#[test]
+fn truncate_after_the_largest_lsn_is_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default().segment_size(64 * 1024)).unwrap();
+    wal.append_durable(b"x").unwrap();
+    let res = wal.truncate_after(seawall::Lsn::new(u64::MAX));
+    assert!(matches!(res, Err(seawall::Error::LsnOutOfRange { .. })), "{res:?}");
+    assert_eq!(wal.last_lsn(), seawall::Lsn::new(1));
+}

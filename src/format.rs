@@ -80,6 +80,11 @@ const _: () = assert!((RECORD_HEADER_LEN as u64).is_multiple_of(RECORD_ALIGN));
 /// Synced-delta value meaning "no claim about what was durable".
 pub const SYNCED_DELTA_UNKNOWN: u32 = u32::MAX;
 
+/// Largest valid LSN. A header or record naming a larger one is invalid, so
+/// that LSN arithmetic (`last + 1`, record counts) cannot overflow on crafted
+/// input; a writer would need 2^63 appends to get there.
+pub const MAX_LSN: u64 = u64::MAX >> 1;
+
 /// Record kind byte: a record that stands alone.
 pub const KIND_FULL: u8 = 1;
 /// Record kind byte: first record of an atomic batch.

@@ -184,7 +184,12 @@ pub fn decode_record(bytes: &[u8], off: usize, salt: u64) -> Result<RawRecord, R
     // The writer stores `lsn - synced_lsn` with `synced_lsn < lsn`: a delta
     // above the LSN claims durability for records before the log began (and
     // "no claim" is only ever written for LSNs from 2^32 - 1 on).
-    if header[REC_RESERVED_OFF..RECORD_HEADER_LEN] != [0u8; 3] || lsn == 0 || delta == 0 || u64::from(delta) > lsn {
+    if header[REC_RESERVED_OFF..RECORD_HEADER_LEN] != [0u8; 3]
+        || lsn == 0
+        || lsn > MAX_LSN
+        || delta == 0
+        || u64::from(delta) > lsn
+    {
         return Err(RawError::BadFields);
     }
     let len = le_u32(header, REC_LEN_OFF) as usize;
@@ -260,6 +265,14 @@ mod tests {
         assert_eq!(decode_record(&rec, 0, 5), Err(RawError::BadFields));
         let far = encode_record(5, 1 << 33, RecordKind::Full, 0, 0, b"abcd");
         assert_eq!(decode_record(&far, 0, 5).map(|r| r.synced_lsn), Ok(None), "no claim, written for a far LSN");
+    }
+
+    #[test]
+    fn lsn_beyond_the_lsn_space_is_rejected() {
+        let rec = encode_record(5, MAX_LSN + 1, RecordKind::Full, 0, MAX_LSN, b"abcd");
+        assert_eq!(decode_record(&rec, 0, 5), Err(RawError::BadFields));
+        let rec = encode_record(5, MAX_LSN, RecordKind::Full, 0, MAX_LSN - 1, b"abcd");
+        assert_eq!(decode_record(&rec, 0, 5).map(|r| r.lsn), Ok(MAX_LSN));
     }
 
     /// Recomputes both checksums of a hand-edited record.

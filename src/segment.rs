@@ -82,7 +82,7 @@ impl SegmentHeader {
         if id != expected {
             return HeaderState::Invalid(CorruptionReason::SegmentIdMismatch);
         }
-        if first_lsn == 0 {
+        if first_lsn == 0 || first_lsn > MAX_LSN {
             return HeaderState::Invalid(CorruptionReason::BadHeaderFields);
         }
         HeaderState::Valid(SegmentHeader {
@@ -144,6 +144,16 @@ mod tests {
             HeaderState::Invalid(CorruptionReason::ShortHeader)
         );
         assert_eq!(SegmentHeader::decode(&[0u8; 10], SegmentId::new(3)), HeaderState::Blank);
+    }
+
+    #[test]
+    fn first_lsn_beyond_the_lsn_space_is_invalid() {
+        let mut h = header();
+        h.first_lsn = MAX_LSN + 1;
+        let state = SegmentHeader::decode(&h.encode(), SegmentId::new(3));
+        assert_eq!(state, HeaderState::Invalid(CorruptionReason::BadHeaderFields));
+        h.first_lsn = MAX_LSN;
+        assert_eq!(SegmentHeader::decode(&h.encode(), SegmentId::new(3)), HeaderState::Valid(h));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::buffer::WriteBuffer;
 use crate::error::{Error, NotALogReason, Result};
-use crate::format::{record_size, FORMAT_VERSION, LOCK_FILE, SEGMENT_HEADER_LEN};
+use crate::format::{record_size, FORMAT_VERSION, LOCK_FILE, MAX_LSN, SEGMENT_HEADER_LEN};
 use crate::group_commit::{GroupCommit, State};
 use crate::inspect::TailState;
 use crate::io::{write_all_at, FileSystem, StdFs};
@@ -175,7 +175,8 @@ impl Wal {
     /// Appends one record to the write buffer and returns its LSN. The record
     /// is not durable (nor even written) until [`Wal::sync`] covers it or the
     /// buffer fills. Fails with [`Error::RecordTooLarge`] (writing nothing)
-    /// for a payload over [`Options::max_record_size`].
+    /// for a payload over [`Options::max_record_size`], and with
+    /// [`Error::LsnOutOfRange`] once LSNs would pass [`crate::format::MAX_LSN`].
     pub fn append(&self, payload: &[u8]) -> Result<Lsn> {
         self.append_unit(&[payload]).map(|r| *r.start())
     }
@@ -205,6 +206,11 @@ impl Wal {
             return Err(Error::RecordTooLarge { size: total, max: self.opts.get_max_record_size() });
         }
         let first = st.next_lsn;
+        if first + payloads.len() as u64 - 1 > MAX_LSN {
+            // Only a log whose header starts near the end of the LSN space gets here.
+            let (first_lsn, last) = (self.first_lsn(), Lsn::new(first - 1));
+            return Err(Error::LsnOutOfRange { lsn: Lsn::new(MAX_LSN + 1), first: first_lsn, last });
+        }
         if let Some(seg) = st.buffer.stage_unit(first, payloads) {
             crate::lock(&self.segments).push((seg, first));
         }

@@ -123,3 +123,36 @@ fn truncate_after_the_largest_lsn_is_out_of_range() {
     assert!(matches!(res, Err(seawall::Error::LsnOutOfRange { .. })), "{res:?}");
     assert_eq!(wal.last_lsn(), seawall::Lsn::new(1));
 }
+
+/// A segment header starting the log near u64::MAX made LSN arithmetic
+/// overflow (`Reader::iter_from` panicked in debug builds; release builds
+/// wrapped and would append records with LSN 0). LSNs are now bounded by
+/// `format::MAX_LSN`, checked in headers, records and appends.
+#[test]
+fn lsns_near_the_top_of_the_space_do_not_overflow() {
+    replay(checks::recover_segment, &artifact("recover_segment", "crash-lsn-overflow-near-u64-max"));
+    replay(checks::recover_segment, &artifact("recover_segment", "crash-lsn-at-the-end-of-the-lsn-space"));
+}
+
+#[test]
+fn append_past_the_last_lsn_fails_and_loses_nothing() {
+    use seawall::format::MAX_LSN;
+    use seawall::{Error, Lsn, Options, SegmentHeader, SegmentId, Wal};
+    let dir = tempfile::tempdir().unwrap();
+    let id = SegmentId::new(1);
+    let h = SegmentHeader { version: 1, id, first_lsn: MAX_LSN, salt: 7, prev_crc: 0 };
+    let mut seg = h.encode().to_vec();
+    seg.resize(64 * 1024, 0);
+    std::fs::write(dir.path().join(id.file_name()), seg).unwrap();
+    let opts = Options::default().segment_size(64 * 1024);
+    let (wal, _) = Wal::open(dir.path(), opts.clone()).unwrap();
+    assert_eq!(wal.append_durable(b"last").unwrap(), Lsn::new(MAX_LSN));
+    assert!(matches!(wal.append_durable(b"one too many"), Err(Error::LsnOutOfRange { .. })));
+    assert!(matches!(wal.append_batch([&b"a"[..], b"b"]), Err(Error::LsnOutOfRange { .. })));
+    wal.close().unwrap();
+    let (wal, report) = Wal::open(dir.path(), opts).unwrap();
+    assert!(report.is_clean());
+    assert_eq!(wal.last_lsn(), Lsn::new(MAX_LSN));
+    let recs: Vec<_> = wal.iter_from(Lsn::new(MAX_LSN)).unwrap().map(|r| r.unwrap().into_payload()).collect();
+    assert_eq!(recs, [&b"last"[..]]);
+}

@@ -90,7 +90,7 @@ pub fn ops_model(data: &[u8]) {
             3 => append(&log, &mut m, &mut input, salt, true),
             4 => batch(&log, &mut m, &mut input, salt),
             5 => {
-                let to = input.below(m.last() + 3);
+                let to = lsn_arg(&mut input, m.last() + 3);
                 log.wal().sync(Lsn::new(to)).expect("sync");
                 m.durable = m.durable.max(to.min(m.last()));
             }
@@ -151,8 +151,18 @@ fn batch(log: &Log, m: &mut Model, input: &mut Input, salt: u8) {
     }
 }
 
+/// An LSN argument below `n`, or now and then the largest there is (API
+/// arguments must not overflow LSN arithmetic).
+fn lsn_arg(input: &mut Input, n: u64) -> u64 {
+    if input.one_in(16) {
+        u64::MAX
+    } else {
+        input.below(n)
+    }
+}
+
 fn truncate_before(log: &Log, m: &mut Model, input: &mut Input) {
-    let to = input.below(m.last() + 3);
+    let to = lsn_arg(input, m.last() + 3);
     let res = log.wal().truncate_before(Lsn::new(to));
     if to > m.last() + 1 {
         assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "truncate_before({to}) past the end: {res:?}");
@@ -170,8 +180,9 @@ fn truncate_after(log: &Log, m: &mut Model, input: &mut Input) {
     let span = m.recs.len() as u64 + 2;
     let back = if input.one_in(4) { input.below(span) } else { input.below(4.min(span)) };
     let Some(to) = (m.last() + 1).checked_sub(back) else { return };
+    let to = if input.one_in(16) { u64::MAX } else { to };
     let res = log.wal().truncate_after(Lsn::new(to));
-    if to + 1 < m.first || to > m.last() {
+    if to < m.first - 1 || to > m.last() {
         assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "truncate_after({to}) out of range: {res:?}");
     } else if !m.ends_unit(to) {
         assert!(matches!(res, Err(Error::InsideBatch { .. })), "truncate_after({to}) inside a batch: {res:?}");
@@ -184,6 +195,10 @@ fn truncate_after(log: &Log, m: &mut Model, input: &mut Input) {
 }
 
 fn read(log: &Log, m: &mut Model, input: &mut Input) {
+    if input.one_in(16) {
+        let res = log.wal().iter_from(Lsn::new(u64::MAX));
+        assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "iter_from(u64::MAX): {:?}", res.map(drop));
+    }
     let from = m.first + input.below(m.recs.len() as u64 + 1);
     check_records(log.wal(), m, from);
     m.durable = m.last();

@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use seawall::format::{record_size, FORMAT_VERSION, RECORD_ALIGN, SEGMENT_HEADER_LEN};
+use seawall::format::{record_size, FORMAT_VERSION, MAX_LSN, RECORD_ALIGN, SEGMENT_HEADER_LEN};
 use seawall::raw::{decode_record, encode_record};
 use seawall::{Error, Lsn, Options, Reader, RecordKind, RecoveryMode, SegmentHeader, SegmentId, TailState, Wal};
 
@@ -62,7 +62,12 @@ fn header(input: &mut Input) -> Vec<u8> {
     let h = SegmentHeader {
         version: FORMAT_VERSION,
         id: SegmentId::new(1),
-        first_lsn: 1 + input.below(4),
+        // Near the top of the LSN space now and then: LSN arithmetic must not overflow.
+        first_lsn: match input.byte() % 16 {
+            0 => MAX_LSN - input.below(4),
+            1 => u64::MAX - input.below(4),
+            _ => 1 + input.below(4),
+        },
         salt: input.u64(),
         prev_crc: if input.one_in(2) { 0 } else { input.u32() },
     };
@@ -73,9 +78,10 @@ fn header(input: &mut Input) -> Vec<u8> {
 /// chain, with skipped or repeated LSNs, broken links, garbage and zero gaps.
 fn built_segment(input: &mut Input) -> Vec<u8> {
     let mut bytes = header(input);
-    let h = match SegmentHeader::decode(&bytes, SegmentId::new(1)) {
-        seawall::raw::HeaderState::Valid(h) => h,
-        other => panic!("a freshly encoded header must decode: {other:?}"),
+    let seawall::raw::HeaderState::Valid(h) = SegmentHeader::decode(&bytes, SegmentId::new(1)) else {
+        // A first LSN past `MAX_LSN`: the header is invalid, records would not matter.
+        bytes.extend_from_slice(input.rest());
+        return bytes;
     };
     let (mut lsn, mut prev) = (h.first_lsn - 1, h.prev_crc);
     let kinds = [RecordKind::Full, RecordKind::BatchFirst, RecordKind::BatchMiddle, RecordKind::BatchLast];
@@ -89,7 +95,7 @@ fn built_segment(input: &mut Input) -> Vec<u8> {
             }
             1 => bytes.resize(bytes.len() + 8 * (1 + input.below(8) as usize), 0),
             _ => {
-                let next = if op % 8 == 2 { lsn + input.below(3) } else { lsn + 1 }.max(1);
+                let next = if op % 8 == 2 { lsn.saturating_add(input.below(3)) } else { lsn.saturating_add(1) }.max(1);
                 let kind = if op & 0x30 == 0 { kinds[usize::from(op >> 6)] } else { RecordKind::Full };
                 let synced = match input.byte() % 3 {
                     0 => 0,
@@ -279,7 +285,8 @@ pub(crate) fn check_log(dir: &Path, expect: Option<&Expect>) {
 fn read_back(reader: &Reader) -> Vec<Read> {
     let insp = reader.inspection();
     let (first, last) = (insp.first_lsn.get(), insp.last_lsn.get());
-    assert!(first <= last + 1, "first LSN {first} after last {last} + 1");
+    // u128: a crafted header may start the log near the top of the LSN space.
+    assert!(u128::from(first) <= u128::from(last) + 1, "first LSN {first} after last {last} + 1");
     let mut out: Vec<Read> = Vec::new();
     for rec in reader.iter_from(insp.first_lsn).expect("iterate from the first LSN") {
         let rec = rec.unwrap_or_else(|e| panic!("a record of the valid prefix fails to read: {e}"));
@@ -293,7 +300,7 @@ fn read_back(reader: &Reader) -> Vec<Read> {
         assert_eq!(&bytes[raw.payload_start..raw.payload_start + raw.payload_len], rec.payload().as_ref());
         out.push((lsn, rec.payload().to_vec(), rec.kind()));
     }
-    assert_eq!(out.len() as u64, last + 1 - first, "Reader yields every record of its range");
+    assert_eq!(out.len() as u128, u128::from(last) + 1 - u128::from(first), "Reader yields every record of its range");
     if let Some((_, _, kind)) = out.last() {
         assert!(kind.ends_unit(), "the log ends inside an atomic batch");
     }
@@ -310,6 +317,11 @@ fn wal_records(wal: &Wal, from: u64) -> Vec<Read> {
 /// A recovered log takes a durable append, and reopens clean with it.
 fn append_and_reopen(dir: &Path, wal: Wal, records: &[Read]) {
     let last = wal.last_lsn();
+    if last.get() == MAX_LSN {
+        let res = wal.append_durable(b"after recovery");
+        assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "append past the last LSN: {res:?}");
+        return;
+    }
     let lsn = wal.append_durable(b"after recovery").expect("append after recovery");
     assert_eq!(lsn, last.next());
     wal.close().expect("close");

@@ -2,7 +2,7 @@
 //! or a valid record with bits flipped, must decode without panicking, and a
 //! record that decodes must re-encode to the same bytes.
 
-use seawall::format::{record_size, RECORD_HEADER_LEN, REC_HEADER_CRC_OFF, REC_LSN_OFF, SYNCED_DELTA_UNKNOWN};
+use seawall::format::{record_size, MAX_LSN, RECORD_HEADER_LEN, REC_HEADER_CRC_OFF, REC_LSN_OFF, SYNCED_DELTA_UNKNOWN};
 use seawall::raw::{decode_record as decode, encode_record, RawError};
 use seawall::RecordKind;
 
@@ -74,7 +74,7 @@ fn forge(input: &mut Input, salt: u64, out: &mut Vec<u8>) {
 /// A valid record, then a few bit flips; a flip inside the covered bytes must
 /// be caught.
 fn flip(input: &mut Input, salt: u64, out: &mut Vec<u8>) {
-    let lsn = input.u64().max(1);
+    let lsn = 1 + input.u64() % MAX_LSN;
     let synced = match input.byte() % 3 {
         0 => 0,
         1 => lsn - 1,

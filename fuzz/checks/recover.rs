@@ -166,7 +166,9 @@ fn add_spare(input: &mut Input, files: &mut Snapshot, first_lsn: u64) {
         0 => {}
         1 => {
             let h = SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt: input.u64(), prev_crc: input.u32() };
-            let n = 1 + input.below(SEGMENT_HEADER_LEN as u64 - 1) as usize;
+            // Cut before the checksum field is complete: a header that lands
+            // whole is a finished rotation, which needs a synced predecessor.
+            let n = 1 + input.below(SEGMENT_HEADER_LEN as u64 - 4) as usize;
             bytes[..n].copy_from_slice(&h.encode()[..n]);
         }
         _ => return,

@@ -15,7 +15,7 @@
 //!
 //! `SEAWALL_SEED=<n>` replays a run's decisions (kill points, payloads, cuts,
 //! checkpoints); where in the child's work a kill lands is up to the
-//! scheduler. `SEAWALL_CRASH_SCALE=<k>` runs k times the 200 cycles.
+//! scheduler. `SEAWALL_CRASH_SCALE=<k>` runs k times the 400 cycles.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -411,7 +411,7 @@ fn kill_nine_cycles() {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock");
         mix(t.as_nanos() as u64 ^ u64::from(std::process::id()))
     });
-    let cycles = 200 * env_u64("SEAWALL_CRASH_SCALE").unwrap_or(1).max(1);
+    let cycles = 400 * env_u64("SEAWALL_CRASH_SCALE").unwrap_or(1).max(1);
     println!("kill -9: seed {seed} (replay with SEAWALL_SEED={seed})");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut m = Model { first: 1, last: 0, eras: Vec::new() };

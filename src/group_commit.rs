@@ -18,10 +18,10 @@
 //! - Gathering (like PostgreSQL's `commit_delay`/`commit_siblings`): the log
 //!   estimates how many `sync` callers are active (the last durable group
 //!   plus those who queued behind it). A new leader that has fewer waiting
-//!   for the next flush waits, at most `group_commit_delay`, until that many
-//!   have arrived, so writers woken by the last flush join the next one
-//!   instead of splitting into alternating half-groups. A lone writer (an
-//!   estimate of one) never waits.
+//!   for the next flush waits, at most `group_commit_delay` and at most half
+//!   the last flush's duration, until that many have arrived, so writers
+//!   woken by the last flush join the next one instead of splitting into
+//!   alternating half-groups. A lone writer (an estimate of one) never waits.
 //!
 //! Invariants: at most one leader (`flushing`) at a time, and only the leader
 //! touches the `Writer`; `durable <= written <= taken < next_lsn`; a waiter
@@ -65,6 +65,8 @@ pub(crate) struct State {
     next_syncers: u64,
     /// Estimated `sync` callers active at once (the gathering goal).
     active: u64,
+    /// How long the last durable flush took (write and sync).
+    flush_time: Duration,
     /// Threads asleep on each of the two condvars.
     asleep: [u64; 2],
     /// Set by the first failed write or sync.
@@ -88,6 +90,7 @@ impl State {
             epoch: 0,
             next_syncers: 0,
             active: 1,
+            flush_time: Duration::MAX,
             asleep: [0; 2],
             poisoned: None,
             closed: false,
@@ -225,13 +228,16 @@ impl GroupCommit {
         }
     }
 
-    /// Waits (at most `delay`) until the next group has as many `sync`
-    /// callers as are estimated active.
+    /// Waits until the next group has as many `sync` callers as are
+    /// estimated active: at most `delay`, and at most half as long as the
+    /// last durable flush took. Where waking writers is slow (many threads
+    /// on few cores) a longer wait would idle the disk for longer than a
+    /// bigger group saves; the stragglers then form the next group.
     fn gather<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         if st.sync_target <= st.durable_lsn || st.next_syncers >= st.active || self.delay.is_zero() {
             return st;
         }
-        let deadline = Instant::now() + self.delay;
+        let deadline = Instant::now() + self.delay.min(st.flush_time / 2);
         st.gathering = true;
         while st.next_syncers < st.active {
             let now = Instant::now();
@@ -257,7 +263,9 @@ impl GroupCommit {
         st.epoch += 1;
         let slot = (st.epoch % 2) as usize;
         drop(st);
+        let started = Instant::now();
         let res = lock(&self.writer).write(&mut chunks, sync);
+        let took = started.elapsed();
         let mut st = self.lock_state();
         st.buffer.recycle(chunks);
         st.flushing = false;
@@ -270,6 +278,7 @@ impl GroupCommit {
                     st.durable_lsn = upto;
                     // Those who queued during this flush were active too.
                     st.active = (group + st.next_syncers).max(1);
+                    st.flush_time = took;
                     self.counters.group_commits.fetch_add(1, Ordering::Relaxed);
                     self.counters.max_group.fetch_max(group, Ordering::Relaxed);
                 }

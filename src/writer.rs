@@ -9,8 +9,12 @@
 //! - Before the header of a new segment is written, the old segment is synced
 //!   in full; before any record is written to a new segment, its header is
 //!   synced. Recovery relies on both (see `decide.rs`).
+//! - A background *early sync* (see [`Writer::maybe_sync_early`]) never moves
+//!   `synced_lsn`, and its failure fails the next flush like a failed
+//!   foreground sync.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -24,6 +28,10 @@ use crate::stats::Counters;
 use crate::SegmentId;
 
 type SpareResult = Result<(SegmentId, Box<dyn WalFile>)>;
+
+/// Bytes written without a sync after which a background data sync of the
+/// active segment starts (see [`Writer::maybe_sync_early`]).
+const EARLY_SYNC_BYTES: u64 = 16 << 20;
 
 /// The next segment file, prepared ahead of need.
 enum Spare {
@@ -67,7 +75,7 @@ impl SegmentFactory {
 /// Writes sealed records to the active segment.
 pub(crate) struct Writer {
     factory: SegmentFactory,
-    file: Box<dyn WalFile>,
+    file: Arc<dyn WalFile>,
     segment: SegmentId,
     salt: u64,
     /// Whether `file` has writes not yet synced.
@@ -78,6 +86,10 @@ pub(crate) struct Writer {
     written_lsn: u64,
     /// Every record up to here is durable.
     synced_lsn: u64,
+    /// Bytes written to `file` since its last sync started.
+    unsynced: u64,
+    /// A background data sync of `file` in progress.
+    early: Option<JoinHandle<std::io::Result<()>>>,
     spare: Spare,
     counters: Arc<Counters>,
 }
@@ -100,13 +112,15 @@ impl Writer {
     ) -> Writer {
         let mut w = Writer {
             factory,
-            file,
+            file: Arc::from(file),
             segment: header.id,
             salt: header.salt,
             dirty: false,
             prev_crc: last_crc,
             written_lsn: last_lsn,
             synced_lsn: last_lsn,
+            unsynced: 0,
+            early: None,
             spare: Spare::None,
             counters,
         };
@@ -150,8 +164,12 @@ impl Writer {
         self.factory.create(id)
     }
 
-    /// Waits for a background spare so no thread outlives the log.
+    /// Waits for a background spare (and early sync) so no thread outlives the log.
     pub fn settle_spare(&mut self) {
+        if let Some(h) = self.early.take() {
+            // The log's final sync has collected any failure already.
+            let _ = h.join();
+        }
         if let Spare::Pending(h) = std::mem::replace(&mut self.spare, Spare::None) {
             if let Ok(Ok((id, f))) = h.join() {
                 self.spare = Spare::Ready(id, f);
@@ -159,11 +177,53 @@ impl Writer {
         }
     }
 
+    /// Starts a data sync of the active segment in a background thread once
+    /// [`EARLY_SYNC_BYTES`] have been written since the last one (and only
+    /// with background preparation enabled, which keeps the crash tests'
+    /// sequence of operations deterministic). A rotation must sync the whole
+    /// old segment before the new header is written, and a bulk load's final
+    /// `sync` the whole tail: started early, that writeback overlaps with
+    /// appending instead of stalling it. It claims nothing: `synced_lsn`
+    /// moves only with a foreground sync, which first collects this one.
+    fn maybe_sync_early(&mut self) -> Result<()> {
+        if self.early.as_ref().is_some_and(|h| h.is_finished()) {
+            self.finish_early()?;
+        }
+        if !self.factory.background || self.early.is_some() || self.unsynced < EARLY_SYNC_BYTES {
+            return Ok(());
+        }
+        let (file, counters) = (self.file.clone(), self.counters.clone());
+        let spawned = std::thread::Builder::new().name("seawall-writeback".into()).spawn(move || {
+            file.sync_data()?;
+            counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        });
+        if let Ok(h) = spawned {
+            self.early = Some(h);
+            self.unsynced = 0;
+        }
+        Ok(())
+    }
+
+    /// Waits for the early sync and reports its failure. After a failed
+    /// `fdatasync` the kernel may have dropped dirty pages, and a later sync
+    /// of the same file can succeed without them: the error must fail the
+    /// flush in progress (and so poison the log), never be lost.
+    fn finish_early(&mut self) -> Result<()> {
+        if let Some(h) = self.early.take() {
+            let res = h.join().unwrap_or_else(|_| Err(std::io::Error::other("the background sync panicked")));
+            res.map_err(|e| Error::io("fdatasync", self.path(self.segment), e))?;
+        }
+        Ok(())
+    }
+
     fn sync(&mut self) -> Result<()> {
+        self.finish_early()?;
+        self.unsynced = 0;
         if self.dirty {
             let path = self.path(self.segment);
             self.file.sync_data().map_err(|e| Error::io("fdatasync", path, e))?;
-            self.counters.fsyncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
             self.dirty = false;
         }
         self.synced_lsn = self.written_lsn;
@@ -180,8 +240,8 @@ impl Writer {
         let path = self.path(id);
         write_all_at(file.as_ref(), &header.encode(), 0).map_err(|e| Error::io("write", &path, e))?;
         file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
-        self.counters.fsyncs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.file = file;
+        self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.file = Arc::from(file);
         self.segment = id;
         self.salt = header.salt;
         self.prepare_spare();
@@ -206,11 +266,14 @@ impl Writer {
             let path = self.path(self.segment);
             write_all_at(self.file.as_ref(), &chunk.bytes, chunk.offset).map_err(|e| Error::io("write", path, e))?;
             self.dirty = true;
-            self.counters.writes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.counters.bytes_written.fetch_add(chunk.bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.unsynced += chunk.bytes.len() as u64;
+            self.counters.writes.fetch_add(1, Ordering::Relaxed);
+            self.counters.bytes_written.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
         }
         if sync {
             self.sync()?;
+        } else {
+            self.maybe_sync_early()?;
         }
         Ok(self.written_lsn)
     }

@@ -3,8 +3,9 @@
 //! process crashes are run against a plain `Vec` model, and after every step
 //! the log must read back exactly as the model says.
 //!
-//! quickcheck prints the shrunk failing sequence; `QUICKCHECK_TESTS` raises the
-//! number of cases (default 200 here).
+//! quickcheck prints the shrunk failing sequence; the seed is printed first and
+//! `SEAWALL_SEED=<n>` replays it; `QUICKCHECK_TESTS` raises the number of cases
+//! (default 200 here).
 
 #[path = "support/damage.rs"]
 mod damage;
@@ -183,7 +184,16 @@ fn run(ops: Vec<Op>) -> TestResult {
 #[test]
 fn log_matches_vec_model() {
     let tests = std::env::var("QUICKCHECK_TESTS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
-    QuickCheck::new().tests(tests).gen(Gen::new(60)).quickcheck(run as fn(Vec<Op>) -> TestResult);
+    let seed = std::env::var("SEAWALL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    // Printed before the run, so a failure (quickcheck panics with the shrunk
+    // sequence) can be replayed exactly.
+    println!("model test: {tests} cases, replay with SEAWALL_SEED={seed}");
+    QuickCheck::new()
+        .tests(tests)
+        .rng(Gen::from_size_and_seed(60, seed))
+        .quickcheck(run as fn(Vec<Op>) -> TestResult);
 }
 
 #[test]

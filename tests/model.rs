@@ -190,10 +190,7 @@ fn log_matches_vec_model() {
     // Printed before the run, so a failure (quickcheck panics with the shrunk
     // sequence) can be replayed exactly.
     println!("model test: {tests} cases, replay with SEAWALL_SEED={seed}");
-    QuickCheck::new()
-        .tests(tests)
-        .rng(Gen::from_size_and_seed(60, seed))
-        .quickcheck(run as fn(Vec<Op>) -> TestResult);
+    QuickCheck::new().tests(tests).rng(Gen::from_size_and_seed(60, seed)).quickcheck(run as fn(Vec<Op>) -> TestResult);
 }
 
 #[test]

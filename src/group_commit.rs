@@ -282,14 +282,18 @@ impl GroupCommit {
                     self.counters.group_commits.fetch_add(1, Ordering::Relaxed);
                     self.counters.max_group.fetch_max(group, Ordering::Relaxed);
                 }
-                if st.asleep[slot] > 0 {
+                let (covered, next) = (st.asleep[slot] > 0, st.asleep[1 - slot] > 0);
+                // Wake after unlocking: the woken need the lock at once, and
+                // finding it held would put each to sleep a second time.
+                drop(st);
+                if covered {
                     self.turns[slot].notify_all();
                 }
                 // One waiter of the next group leads it.
-                if st.asleep[1 - slot] > 0 {
+                if next {
                     self.turns[1 - slot].notify_one();
                 }
-                Ok(())
+                return (self.lock_state(), Ok(()));
             }
             Err(e) => {
                 st.poisoned = Some(op_of(&e));

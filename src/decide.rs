@@ -131,6 +131,17 @@ mod tests {
     }
 
     #[test]
+    fn format_spec_lists_every_row_in_order() {
+        let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/format-spec/FORMAT.md")).unwrap();
+        let mut at = spec.find("## 6. Recovery decision table").expect("section 6");
+        for (i, row) in TABLE.iter().enumerate() {
+            let line = format!("| {} | {} |", i + 1, row.name);
+            at +=
+                spec[at..].find(&line).unwrap_or_else(|| panic!("FORMAT.md lacks row `{line}` (or in another order)"));
+        }
+    }
+
+    #[test]
     fn every_row_is_reachable() {
         for r in &TABLE {
             assert!(all_inputs().any(|i| r.matches(i)), "row {} is dead", r.name);

@@ -6,10 +6,13 @@
 
 use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hasher};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+#[path = "support/damage.rs"]
+mod damage;
+
 use assert_cmd::Command;
+use damage::{flip_bit, write_bytes as write_at, zero_range};
 use seawall::format::RECORD_HEADER_LEN;
 use seawall::{Lsn, Options, Reader, SegmentHeader, SegmentId, SegmentState, Wal};
 use tempfile::TempDir;
@@ -61,23 +64,6 @@ fn valid_end(dir: &Path) -> (PathBuf, u64) {
     let reader = Reader::open(dir).unwrap();
     let seg = reader.inspection().segments.iter().find(|s| s.state == SegmentState::Active).unwrap().clone();
     (seg.path, seg.bytes_used)
-}
-
-fn write_at(path: &Path, offset: u64, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    f.write_all_at(bytes, offset).unwrap();
-}
-
-fn flip_bit(path: &Path, offset: u64, bit: u8) {
-    let f = std::fs::OpenOptions::new().read(true).write(true).open(path).unwrap();
-    let mut b = [0u8];
-    f.read_exact_at(&mut b, offset).unwrap();
-    b[0] ^= 1 << bit;
-    f.write_all_at(&b, offset).unwrap();
-}
-
-fn zero_range(path: &Path, offset: u64, len: usize) {
-    write_at(path, offset, &vec![0u8; len]);
 }
 
 /// Garbage after the last valid record: a write cut by a crash.

@@ -1,0 +1,91 @@
+//! Guards segment management: files are named in log order, preallocated to
+//! the segment size (or grown on demand when preallocation is off), rotated
+//! when full, and removed whole by `truncate_before`.
+
+#[path = "support/damage.rs"]
+mod damage;
+
+use seawall::{Lsn, Options, Reader, SegmentState, Wal};
+
+const SEG: u64 = 64 * 1024;
+
+fn fill(wal: &Wal, n: u64) {
+    for lsn in 1..=n {
+        wal.append(&damage::payload(lsn, 1)).unwrap();
+    }
+    wal.sync(wal.last_lsn()).unwrap();
+}
+
+#[test]
+fn segments_are_preallocated_to_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = Wal::open(dir.path(), damage::small_opts()).unwrap();
+    fill(&wal, 2000);
+    wal.close().unwrap();
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    assert!(insp.segments.len() >= 4, "2000 records rotate through several 64 KiB segments");
+    for seg in &insp.segments {
+        assert_eq!(seg.file_len, SEG, "{} is preallocated", seg.path.display());
+        assert!(seg.bytes_used <= SEG);
+    }
+    let names: Vec<_> = insp.segments.iter().map(|s| s.path.file_name().unwrap().to_owned()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "lexical order of names is log order");
+    let sealed = insp.segments.iter().filter(|s| s.state == SegmentState::Sealed).count();
+    assert_eq!(sealed, insp.segments.len() - 1);
+}
+
+#[test]
+fn without_preallocation_segments_grow_with_their_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = Wal::open(dir.path(), damage::small_opts().preallocate(false)).unwrap();
+    fill(&wal, 100);
+    wal.close().unwrap();
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    assert_eq!(insp.segments.len(), 1);
+    assert_eq!(insp.segments[0].file_len, insp.segments[0].bytes_used, "the file ends where its records end");
+    let (wal, report) = Wal::open(dir.path(), damage::small_opts().preallocate(false)).unwrap();
+    assert!(report.is_clean());
+    assert_eq!(wal.last_lsn(), Lsn::new(100));
+}
+
+#[test]
+fn background_preallocation_prepares_the_next_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = Wal::open(dir.path(), Options::default().segment_size(SEG)).unwrap();
+    fill(&wal, 10);
+    wal.close().unwrap(); // waits for the background thread
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    assert_eq!(insp.segments.len(), 2);
+    assert_eq!(insp.segments[1].state, SegmentState::Unused);
+    assert_eq!(insp.segments[1].file_len, SEG);
+    // A reopen removes the unused spare (and prepares a new one).
+    let (_, report) = Wal::open(dir.path(), damage::small_opts()).unwrap();
+    assert!(report.is_clean());
+}
+
+#[test]
+fn truncate_before_removes_whole_segments_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (wal, _) = Wal::open(dir.path(), damage::small_opts()).unwrap();
+    fill(&wal, 2000);
+    let before = Reader::open(dir.path()).unwrap().inspection().segments.clone();
+    let second_first = before[1].first_lsn.unwrap();
+    // Records before the second segment's first LSN: exactly the first segment goes.
+    let first = wal.truncate_before(second_first).unwrap();
+    assert_eq!(first, second_first);
+    assert!(!before[0].path.exists());
+    // An LSN inside a segment keeps that segment.
+    let inside = Lsn::new(before[2].first_lsn.unwrap().get() + 1);
+    assert_eq!(wal.truncate_before(inside).unwrap(), before[2].first_lsn.unwrap());
+    assert_eq!(wal.first_lsn(), before[2].first_lsn.unwrap());
+    // The active segment is never removed, even when every record is before the LSN.
+    let last = wal.last_lsn();
+    wal.truncate_before(last.next()).unwrap();
+    assert!(wal.iter_from(wal.first_lsn()).unwrap().count() > 0);
+    drop(wal);
+    let (wal, _) = Wal::open(dir.path(), damage::small_opts()).unwrap();
+    assert_eq!(wal.last_lsn(), last);
+    assert!(wal.first_lsn() > before[2].first_lsn.unwrap());
+}

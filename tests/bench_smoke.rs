@@ -32,7 +32,7 @@ fn payload_identity_round_trips() {
 #[test]
 fn durable_appends_land_once_each() {
     let scale = Scale::smoke();
-    for writers in [1, 4, 16] {
+    for writers in [1, 4, 16, 64] {
         let d = common::scratch("smoke-durable");
         let s = ours::durable(d.path(), ours::options(scale.segment_size), writers, 128, scale.durable_ops, 2);
         let per = common::per_writer(scale.durable_ops, writers);

@@ -103,7 +103,8 @@ impl Options {
 
     /// Longest time the leader of a group commit waits for company before it
     /// syncs. It waits only while other writers were part of the previous
-    /// group, and only until as many have arrived; a lone writer never waits.
+    /// group, only until as many have arrived, and never longer than half the
+    /// previous flush took; a lone writer never waits.
     /// Default 100 µs; valid range 0 ..= 10 ms (0 disables the wait).
     pub fn group_commit_delay(mut self, delay: Duration) -> Options {
         self.group_commit_delay = delay;

@@ -100,3 +100,16 @@ fn concurrent_batches_stay_contiguous() {
         assert_eq!([chunk[0][2], chunk[1][2], chunk[2][2]], [0, 1, 2]);
     }
 }
+
+#[test]
+fn a_lone_writer_pays_one_fsync_per_durable_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default().background_preallocation(false);
+    let (wal, _) = Wal::open(dir.path(), opts).unwrap();
+    for i in 0..100u64 {
+        wal.append_durable(&i.to_le_bytes()).unwrap();
+    }
+    let stats = wal.stats();
+    assert_eq!((stats.appends, stats.writes, stats.fsyncs, stats.group_commits), (100, 100, 100, 100));
+    assert_eq!(stats.max_group, 1, "nobody else was there to share with");
+}

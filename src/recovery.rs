@@ -155,22 +155,12 @@ pub(crate) fn analyze(dir: &Path) -> Result<Analysis> {
         if let HeaderState::OtherVersion(found) = state {
             return Err(Error::UnsupportedVersion { segment: id, found, supported: FORMAT_VERSION });
         }
-        infos.push(blank_info(id, path, file_len, SegmentState::Unused));
+        // Every segment the walk or the judging of trailing files does not
+        // reach lies after corruption.
+        infos.push(blank_info(id, path, file_len, SegmentState::AfterCorruption));
         states.push(state);
     }
-    // The run of valid headers the log is built from, and the first bad
-    // header that has a valid one somewhere after it (mid-log damage).
-    let last_valid = states.iter().rposition(|s| matches!(s, HeaderState::Valid(_)));
-    let run_end = states.iter().position(|s| !matches!(s, HeaderState::Valid(_))).unwrap_or(states.len());
-    let mid_bad = match last_valid {
-        Some(lv) if run_end < lv => Some(run_end),
-        _ => None,
-    };
-    let run_end = match (mid_bad, last_valid) {
-        (Some(b), _) => b,
-        (None, Some(lv)) => lv + 1,
-        (None, None) => 0,
-    };
+    let (run_end, mid_bad) = find_run(&states);
     let mut a = Analysis {
         inspection: Inspection {
             dir: dir.into(),
@@ -192,70 +182,86 @@ pub(crate) fn analyze(dir: &Path) -> Result<Analysis> {
             _ => unreachable!("the run holds valid headers only"),
         })
         .collect();
-    let verdict = walk_run(&mut a, &mut infos, &headers)?;
-    // Files after the run: trailing spares and torn headers, or mid-log damage.
-    for i in run_end..infos.len() {
-        if let HeaderState::Valid(h) = states[i] {
-            // Only after a damaged mid-log header, which was judged first.
-            infos[i].header = Some(h);
-            infos[i].state = SegmentState::AfterCorruption;
-            continue;
-        }
-        let zero_body = body_is_zero(&infos[i].path)?;
-        let corrupt_reason = match states[i] {
-            HeaderState::Blank if zero_body && mid_bad.is_none() => {
-                infos[i].state = SegmentState::Unused;
-                continue;
-            }
-            HeaderState::Invalid(_) if zero_body && mid_bad.is_none() => {
-                infos[i].state = SegmentState::TornHeader;
-                if matches!(a.inspection.tail, TailState::Clean) {
-                    a.inspection.rule = "torn-segment-header";
-                    a.inspection.why = "a new segment's header is synced before any record is written to it, so a bad header over a blank body is a cut rotation";
-                    a.inspection.tail = TailState::Torn {
-                        segment: infos[i].id,
-                        offset: 0,
-                        bytes: infos[i].file_len,
-                        last_lsn: a.inspection.last_lsn,
-                    };
-                }
-                continue;
-            }
-            HeaderState::Invalid(r) => r,
-            HeaderState::Blank => CorruptionReason::BadMagic,
-            HeaderState::Valid(_) | HeaderState::OtherVersion(_) => continue, // handled above
-        };
-        if !matches!(a.inspection.tail, TailState::Corrupt { .. }) {
-            a.inspection.rule = "damaged-segment-header";
-            a.inspection.why = "a segment header is damaged while records follow it, or a later segment is valid";
-            infos[i].state = SegmentState::Corrupt(corrupt_reason);
-            let after = count_records_after(&infos, &states, i + 1)?;
-            a.inspection.tail = TailState::Corrupt {
-                segment: infos[i].id,
-                offset: 0,
-                lsn: a.inspection.last_lsn.next(),
-                reason: corrupt_reason,
-                valid_records_after: after,
-            };
-            a.cut = Some(Cut { index: i, offset: 0, nonzero_end: infos[i].file_len });
-        } else {
-            infos[i].state = SegmentState::AfterCorruption;
-        }
-    }
-    if let (Verdict::Corruption(_), Some(cut)) = (verdict, &a.cut) {
-        for info in infos.iter_mut().skip(cut.index + 1) {
-            if !matches!(info.state, SegmentState::Superseded) {
-                info.state = SegmentState::AfterCorruption;
-            }
-        }
-    }
+    walk_run(&mut a, &mut infos, &headers)?;
+    judge_after_run(&mut a, &mut infos, &states, run_end, mid_bad.is_some())?;
     a.inspection.segments = infos;
     Ok(a)
 }
 
+/// Where the run of valid headers the log is built from ends, and the first
+/// bad header that has a valid one somewhere after it (mid-log damage).
+fn find_run(states: &[HeaderState]) -> (usize, Option<usize>) {
+    let last_valid = states.iter().rposition(|s| matches!(s, HeaderState::Valid(_)));
+    let first_bad = states.iter().position(|s| !matches!(s, HeaderState::Valid(_))).unwrap_or(states.len());
+    match last_valid {
+        Some(lv) if first_bad < lv => (first_bad, Some(first_bad)),
+        Some(lv) => (lv + 1, None),
+        None => (0, None),
+    }
+}
+
+/// Judges the files after the run: trailing spares and torn rotations, or
+/// (with `mid_log_damage`) a damaged header with valid segments after it.
+fn judge_after_run(
+    a: &mut Analysis,
+    infos: &mut [SegmentInfo],
+    states: &[HeaderState],
+    run_end: usize,
+    mid_log_damage: bool,
+) -> Result<()> {
+    for i in run_end..infos.len() {
+        let reason = match states[i] {
+            HeaderState::Valid(h) => {
+                // Only after a damaged mid-log header, which was judged first.
+                infos[i].header = Some(h);
+                infos[i].state = SegmentState::AfterCorruption;
+                continue;
+            }
+            HeaderState::OtherVersion(_) => unreachable!("refused before the walk"),
+            HeaderState::Blank => CorruptionReason::BadMagic,
+            HeaderState::Invalid(r) => r,
+        };
+        if !mid_log_damage && body_is_zero(&infos[i].path)? {
+            if states[i] == HeaderState::Blank {
+                infos[i].state = SegmentState::Unused;
+                continue;
+            }
+            infos[i].state = SegmentState::TornHeader;
+            if matches!(a.inspection.tail, TailState::Clean) {
+                a.inspection.rule = "torn-segment-header";
+                a.inspection.why = "a new segment's header is synced before any record is written to it, so a bad header over a blank body is a cut rotation";
+                a.inspection.tail = TailState::Torn {
+                    segment: infos[i].id,
+                    offset: 0,
+                    bytes: infos[i].file_len,
+                    last_lsn: a.inspection.last_lsn,
+                };
+            }
+            continue;
+        }
+        if matches!(a.inspection.tail, TailState::Corrupt { .. }) {
+            infos[i].state = SegmentState::AfterCorruption;
+            continue;
+        }
+        a.inspection.rule = "damaged-segment-header";
+        a.inspection.why = "a segment header is damaged while records follow it, or a later segment is valid";
+        infos[i].state = SegmentState::Corrupt(reason);
+        let after = count_records_after(infos, states, i + 1)?;
+        a.inspection.tail = TailState::Corrupt {
+            segment: infos[i].id,
+            offset: 0,
+            lsn: a.inspection.last_lsn.next(),
+            reason,
+            valid_records_after: after,
+        };
+        a.cut = Some(Cut { index: i, offset: 0, nonzero_end: infos[i].file_len });
+    }
+    Ok(())
+}
+
 /// Walks the run of valid-header segments; fills spans, per-segment facts,
-/// the tail and the cut. Returns the verdict at the end of the walk.
-fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeader]) -> Result<Verdict> {
+/// the tail and the cut.
+fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeader]) -> Result<()> {
     let n = headers.len();
     // Backwards: each segment's LSN limit, or None if superseded whole.
     let mut limits: Vec<Option<Option<u64>>> = vec![None; n];
@@ -270,7 +276,6 @@ fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeade
             }
         }
     }
-    let mut verdict = Verdict::CleanEnd;
     let mut prev: Option<(u64, u32)> = None; // (last lsn, last crc) of the previous span
     for i in 0..n {
         let h = headers[i];
@@ -303,7 +308,7 @@ fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeade
                     valid_records_after: after + later_span_records(infos, headers, &limits, i + 1)?,
                 };
                 a.cut = Some(Cut { index: i, offset: 0, nonzero_end: file_len });
-                return Ok(Verdict::Corruption(reason));
+                return Ok(());
             }
         } else {
             a.inspection.first_lsn = Lsn::new(h.first_lsn);
@@ -323,8 +328,9 @@ fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeade
                 later_valid: false,
                 later_synced: false,
             };
-            verdict = decide(inputs).verdict;
-            continue;
+            if decide(inputs).verdict == Verdict::Complete {
+                continue;
+            }
         }
         let data = data_end(&info.path, bytes.len())?.max(scan.end);
         let ev = probe(&bytes[..data.min(bytes.len())], scan.end, h.salt, scan.last_lsn);
@@ -336,7 +342,6 @@ fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeade
             later_synced: ev.later_synced || ev.incomplete,
         };
         let row = decide(inputs);
-        verdict = row.verdict;
         (a.inspection.rule, a.inspection.why) = (row.name, row.why);
         match row.verdict {
             Verdict::Complete | Verdict::CleanEnd => {}
@@ -366,11 +371,11 @@ fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeade
                     valid_records_after: ev.later_records + later,
                 };
                 a.cut = Some(Cut { index: i, offset: scan.end as u64, nonzero_end: ev.nonzero_end as u64 });
-                return Ok(verdict);
+                return Ok(());
             }
         }
     }
-    Ok(verdict)
+    Ok(())
 }
 
 fn record_scan(a: &mut Analysis, info: &mut SegmentInfo, h: &SegmentHeader, scan: &SegmentScan) {

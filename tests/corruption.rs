@@ -314,3 +314,31 @@ fn options_out_of_range_are_rejected_before_touching_the_disk() {
     assert!(matches!(r, Err(Error::InvalidOption { option: "segment_size", .. })));
     assert!(!target.exists());
 }
+
+#[test]
+fn salvage_quarantines_every_data_segment_after_the_damage_and_removes_a_blank_spare() {
+    let dir = tempfile::tempdir().unwrap();
+    // With background preallocation the log leaves a blank spare behind.
+    durable_log(dir.path(), 1500, small_opts().background_preallocation(true));
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    assert_eq!(insp.segments.last().unwrap().state, seawall::SegmentState::Unused);
+    let data_segments = insp.segments.iter().filter(|s| s.header.is_some()).count();
+    assert!(data_segments >= 3);
+    let (_, _, off) = record_positions(dir.path())[20];
+    flip_bit(&segment_path(dir.path(), 1), off + 40, 2);
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    let after: Vec<_> = insp.segments[1..].iter().map(|s| s.state).collect();
+    assert!(after[..after.len() - 1].iter().all(|s| *s == seawall::SegmentState::AfterCorruption), "{after:?}");
+    let (_, report) = Wal::open(dir.path(), small_opts().recovery_mode(RecoveryMode::Salvage)).unwrap();
+    let moved = report.actions.iter().filter(|a| matches!(a, RecoveryAction::QuarantinedSegment { .. })).count();
+    let removed: Vec<_> = report
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            RecoveryAction::RemovedSegment { reason, .. } => Some(*reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(moved, data_segments - 1, "every later segment holding data is kept in quarantine");
+    assert_eq!(removed, [seawall::RemovalReason::Unused], "only the blank spare is removed");
+}

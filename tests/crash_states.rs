@@ -66,7 +66,15 @@ impl Dirs {
 fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
     materialize(image, dir);
     let offline = match Reader::open(dir) {
-        Ok(reader) => Some(Recovered::read_offline(&reader)?),
+        Ok(reader) => {
+            // A pure crash state is never corruption, so every recovery mode
+            // agrees with the default one: Strict refuses at most a torn tail,
+            // and Salvage has nothing to quarantine.
+            if let seawall::TailState::Corrupt { .. } = reader.inspection().tail {
+                return Err(format!("a pure crash state was judged corrupt: {:?}", reader.inspection().tail));
+            }
+            Some(Recovered::read_offline(&reader)?)
+        }
         Err(seawall::Error::NotALog { .. }) => None,
         Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
     };

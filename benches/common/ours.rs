@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use seawall::{Lsn, Options, Reader, Wal};
+use seawall::{Lsn, Options, Reader, Stats, Wal};
 
 use super::raw::run_writers;
 use super::{alloc, payload, per_writer, Sample};
@@ -23,8 +23,12 @@ pub fn durable_on(wal: &Wal, writers: usize, size: usize, total: usize, warmup: 
     let (elapsed, lats) = run_writers(writers, per, warmup, |w, i| {
         wal.append_durable(&payload(w, i, size)).expect("append_durable");
     });
-    let after = wal.stats();
-    let n = (per * writers) as u64;
+    counted((per * writers) as u64, size, elapsed, before, wal.stats()).with_latencies(lats)
+}
+
+/// A sample of `n` records of `size` bytes, with the records per fsync the
+/// log's counters show between `before` and `after`.
+fn counted(n: u64, size: usize, elapsed: std::time::Duration, before: Stats, after: Stats) -> Sample {
     Sample {
         ops: n,
         bytes: n * size as u64,
@@ -32,7 +36,6 @@ pub fn durable_on(wal: &Wal, writers: usize, size: usize, total: usize, warmup: 
         per_fsync: Some((after.appends - before.appends, after.fsyncs - before.fsyncs)),
         ..Sample::default()
     }
-    .with_latencies(lats)
 }
 
 /// [`durable_on`] on a fresh log in `dir`.
@@ -60,14 +63,7 @@ pub fn buffered(dir: &Path, opts: Options, threads: usize, size: usize, records:
     wal.sync(wal.last_lsn()).expect("sync");
     let after = wal.stats();
     wal.close().expect("close");
-    let n = (per * threads) as u64;
-    Sample {
-        ops: n,
-        bytes: n * size as u64,
-        elapsed,
-        per_fsync: Some((after.appends - before.appends, after.fsyncs - before.fsyncs)),
-        ..Sample::default()
-    }
+    counted((per * threads) as u64, size, elapsed, before, after)
 }
 
 /// Size of the records of the bulk and read workloads.

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use common::crash::{crash_states, fingerprint, Depth};
 use common::oracle::{check, Expect, History, Recovered};
-use common::recording_fs::{materialize, DiskModel, Image, NoSyncFs, RecordingFs};
+use common::recording_fs::{materialize, DiskModel, Image, NoSync, PassThroughFs, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
 use common::{env_u64, scratch_dir, Rng};
 use seawall::{Options, Reader, Wal};
@@ -78,7 +78,7 @@ fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<
         Err(seawall::Error::NotALog { .. }) => None,
         Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
     };
-    let open = || Wal::open_with(dir, opts.clone(), Arc::new(NoSyncFs));
+    let open = || Wal::open_with(dir, opts.clone(), Arc::new(PassThroughFs(NoSync)));
     let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
     let r = Recovered::read(&wal)?;
     check(e, &r)?;

@@ -19,7 +19,7 @@ use std::sync::{Arc, Barrier, Condvar, Mutex};
 
 use common::fault::{Fault, FaultPlan, OpKind};
 use common::oracle::{check, payload, Entry, Expect, Recovered};
-use common::recording_fs::{materialize, DiskModel, Image, RecordingFs};
+use common::recording_fs::{materialize, DiskModel, Image, PassThroughFs, RecordingFs, SyncPolicy};
 use common::scratch_dir;
 use common::workload::Action;
 use seawall::io::{FileSystem, StdFs, WalFile};
@@ -341,7 +341,7 @@ fn close_of_a_poisoned_log_reports_the_failure() {
     assert!(poisoned(&closed), "close() of a poisoned log returned {closed:?}");
 }
 
-/// Shared state of [`GateFs`].
+/// Shared state of [`GateSync`].
 #[derive(Debug, Default)]
 struct Gate {
     armed: AtomicBool,
@@ -351,43 +351,16 @@ struct Gate {
     cv: Condvar,
 }
 
-/// The real file system, except that once armed every `fdatasync` waits
-/// until the gate is released and then fails with `EIO`.
+/// The real file system's syncs, except that once armed every `fdatasync`
+/// waits until the gate is released and then fails with `EIO`.
 #[derive(Clone, Debug, Default)]
-struct GateFs(Arc<Gate>);
+struct GateSync(Arc<Gate>);
 
-#[derive(Debug)]
-struct GateFile(Box<dyn WalFile>, Arc<Gate>);
-
-impl FileSystem for GateFs {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(Box::new(GateFile(StdFs.create(path)?, self.0.clone())))
-    }
-    fn open(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(Box::new(GateFile(StdFs.open(path)?, self.0.clone())))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdFs.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove(path)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(path)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        StdFs.sync_dir(path)
-    }
-}
-
-impl WalFile for GateFile {
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        self.0.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        let g = &self.1;
+impl SyncPolicy for GateSync {
+    fn sync_data(&self, file: &dyn WalFile) -> io::Result<()> {
+        let g = &self.0;
         if !g.armed.load(Ordering::SeqCst) {
-            return self.0.sync_data();
+            return file.sync_data();
         }
         g.syncs.fetch_add(1, Ordering::SeqCst);
         let mut released = g.released.lock().unwrap();
@@ -396,11 +369,8 @@ impl WalFile for GateFile {
         }
         Err(Fault::Eio.error())
     }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
-    fn allocate(&self, len: u64) -> io::Result<()> {
-        self.0.allocate(len)
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        StdFs.sync_dir(path)
     }
 }
 
@@ -411,10 +381,10 @@ impl WalFile for GateFile {
 fn every_waiter_of_a_failing_group_commit_gets_an_error() {
     const THREADS: usize = 8;
     let root = scratch_dir("seawall-faults-");
-    let gate = GateFs::default();
+    let gate = PassThroughFs(GateSync::default());
     let (wal, _) = Wal::open_with(root.path(), small_segments(), Arc::new(gate.clone())).unwrap();
     assert_eq!(wal.append_durable(&payload(1, 100)).unwrap(), Lsn::new(1));
-    gate.0.armed.store(true, Ordering::SeqCst);
+    gate.0 .0.armed.store(true, Ordering::SeqCst);
     let arrived = (Mutex::new(0usize), Condvar::new());
     let all_appended = Barrier::new(THREADS);
     let results: Vec<(Lsn, Result<(), Error>)> = std::thread::scope(|s| {
@@ -435,8 +405,8 @@ fn every_waiter_of_a_failing_group_commit_gets_an_error() {
             n = arrived.1.wait(n).unwrap();
         }
         drop(n);
-        *gate.0.released.lock().unwrap() = true;
-        gate.0.cv.notify_all();
+        *gate.0 .0.released.lock().unwrap() = true;
+        gate.0 .0.cv.notify_all();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for (lsn, r) in &results {
@@ -445,7 +415,7 @@ fn every_waiter_of_a_failing_group_commit_gets_an_error() {
             "waiter of LSN {lsn} got {r:?}"
         );
     }
-    assert_eq!(gate.0.syncs.load(Ordering::SeqCst), 1, "one fdatasync for the group, never retried");
+    assert_eq!(gate.0 .0.syncs.load(Ordering::SeqCst), 1, "one fdatasync for the group, never retried");
     assert_eq!(wal.durable_lsn(), Lsn::new(1));
     assert!(poisoned(&wal.append(b"after the failure")));
     drop(wal);

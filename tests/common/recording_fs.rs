@@ -521,21 +521,27 @@ impl WalFile for RecFile {
     }
 }
 
-/// The real file system without syncs: recovery on a materialised crash state
-/// runs the real code, and skipping the (meaningless) syncs of a scratch
-/// directory keeps the explorer fast.
-#[derive(Debug, Clone, Copy)]
-pub struct NoSyncFs;
+/// What a [`PassThroughFs`] does in place of the real syncs.
+pub trait SyncPolicy: Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// Stands for `fdatasync` of `file`.
+    fn sync_data(&self, file: &dyn WalFile) -> io::Result<()>;
+    /// Stands for the sync of directory `path`.
+    fn sync_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real file system, with syncs replaced by `P`.
+#[derive(Debug, Clone, Default)]
+pub struct PassThroughFs<P>(pub P);
 
 #[derive(Debug)]
-struct NoSyncFile(Box<dyn WalFile>);
+struct PassThroughFile<P>(Box<dyn WalFile>, P);
 
-impl FileSystem for NoSyncFs {
+impl<P: SyncPolicy> FileSystem for PassThroughFs<P> {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(Box::new(NoSyncFile(StdFs.create(path)?)))
+        Ok(Box::new(PassThroughFile(StdFs.create(path)?, self.0.clone())))
     }
     fn open(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(Box::new(NoSyncFile(StdFs.open(path)?)))
+        Ok(Box::new(PassThroughFile(StdFs.open(path)?, self.0.clone())))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         StdFs.rename(from, to)
@@ -546,22 +552,37 @@ impl FileSystem for NoSyncFs {
     fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         StdFs.create_dir_all(path)
     }
-    fn sync_dir(&self, _path: &Path) -> io::Result<()> {
-        Ok(())
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.0.sync_dir(path)
     }
 }
 
-impl WalFile for NoSyncFile {
+impl<P: SyncPolicy> WalFile for PassThroughFile<P> {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         self.0.write_at(buf, offset)
     }
     fn sync_data(&self) -> io::Result<()> {
-        Ok(())
+        self.1.sync_data(self.0.as_ref())
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
     }
     fn allocate(&self, len: u64) -> io::Result<()> {
         self.0.allocate(len)
+    }
+}
+
+/// Skips every sync: recovery on a materialised crash state runs the real
+/// code, and skipping the (meaningless) syncs of a scratch directory keeps
+/// the explorer fast.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSync;
+
+impl SyncPolicy for NoSync {
+    fn sync_data(&self, _file: &dyn WalFile) -> io::Result<()> {
+        Ok(())
+    }
+    fn sync_dir(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
     }
 }

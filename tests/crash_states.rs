@@ -92,7 +92,11 @@ fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<
         ));
     }
     drop(wal);
-    let (wal, report) = open().map_err(|err| format!("second open failed: {err}"))?;
+    let (wal, report) = open().map_err(|err| {
+        let _ = std::process::Command::new("cp").args(["-r", dir.to_str().unwrap(), "/tmp/failstate"]).status();
+        materialize(image, std::path::Path::new("/tmp/failstate0"));
+        format!("second open failed: {err}")
+    })?;
     let again = Recovered::read(&wal)?;
     if again != r {
         return Err(format!(

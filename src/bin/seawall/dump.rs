@@ -111,6 +111,7 @@ fn batch_name(kind: RecordKind) -> &'static str {
         RecordKind::BatchFirst => "first",
         RecordKind::BatchMiddle => "middle",
         RecordKind::BatchLast => "last",
+        _ => "log",
     }
 }
 

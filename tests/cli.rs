@@ -313,6 +313,29 @@ fn repair_of_a_log_held_open_exits_4() {
     wal.close().unwrap();
 }
 
+#[test]
+fn repair_dry_run_of_a_log_held_open_exits_4_and_changes_nothing() {
+    // A plan made without the lock would judge the writer's files (a spare
+    // segment made ahead of need, a write in flight) as if it had crashed.
+    // The writer makes no spare here, so that its files stay still while
+    // they are compared.
+    let (_tmp, dir) = durable_log(5);
+    let (wal, _) = Wal::open(&dir, options()).unwrap();
+    wal.append_durable(b"in the live log").unwrap();
+    let before = snapshot(&dir);
+    for args in [&["repair", "--dry-run"][..], &["repair", "--dry-run", "--salvage"][..]] {
+        let out = run(args, &dir);
+        assert_eq!(code(&out), LOCKED, "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?} printed a plan: {}", stdout(&out));
+        assert_one_clear_line(&out);
+        assert_eq!(snapshot(&dir), before, "{args:?} modified the log");
+    }
+    wal.close().unwrap();
+    let out = run(&["repair", "--dry-run"], &dir);
+    assert_eq!(code(&out), CLEAN, "{}", stderr(&out));
+}
+
 // ---------------------------------------------------------------------------
 // Read-only means read-only.
 // ---------------------------------------------------------------------------

@@ -34,7 +34,7 @@ Exit status:
   2  verify, repair: corruption that a normal open refuses
   3  not a seawall log (missing, not a directory, no segments, unsupported
      format version) or a file could not be read or written
-  4  the log is locked: a process has it open (repair)
+  4  the log is locked: a process has it open (repair, also --dry-run)
   5  bad arguments: unknown option, LSN out of range, directory not empty
   6  the operation failed: the demo's proof, a benchmark, a child process,
      or writing the output";

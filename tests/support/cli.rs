@@ -111,7 +111,7 @@ pub fn stderr(out: &std::process::Output) -> String {
 pub fn verify(dir: &Path) -> (i32, serde_json::Value) {
     let out = run(&["verify", "--json"], dir);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["exit_code"], code(&out), "{doc}");
+    assert_eq!(doc["exit_status"], code(&out), "{doc}");
     (code(&out), doc)
 }
 

@@ -1,6 +1,17 @@
 //! What the commands share: exit statuses, error mapping, opening a log
 //! read-only, the writer check, aligned tables and delayed progress bars.
 
+/// `println!` for command output, returning a `Result<(), Failure>` instead
+/// of panicking when stdout fails: a closed pipe then ends the command
+/// quietly (see `Failure::from`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::common::Failure::from)
+    }};
+}
+pub(crate) use say;
+
 use std::fmt::Display;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -23,7 +34,25 @@ pub enum Exit {
     Failed = 6,
 }
 
+impl Exit {
+    /// The status as one word, for JSON output (`"status"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::TornTail => "torn",
+            Exit::Corruption => "corrupt",
+            Exit::NotALog => "unreadable",
+            Exit::Locked => "locked",
+            Exit::BadArgs => "bad-arguments",
+            Exit::Failed => "failed",
+        }
+    }
+}
+
 /// A command that could not do its work: one line for stderr and a status.
+///
+/// A failure with status `Exit::Ok` is a reader that stopped reading (a
+/// closed pipe, as in `seawall dump DIR | head`): the command ends quietly.
 #[derive(Debug)]
 pub struct Failure {
     pub exit: Exit,
@@ -41,6 +70,15 @@ impl Failure {
 
     pub fn failed(message: impl Display) -> Failure {
         Failure::new(Exit::Failed, message)
+    }
+
+    /// Stdout was closed by its reader: stop, print nothing, exit 0.
+    pub fn output_closed() -> Failure {
+        Failure::new(Exit::Ok, "output closed")
+    }
+
+    pub fn is_output_closed(&self) -> bool {
+        self.exit == Exit::Ok
     }
 }
 
@@ -64,7 +102,12 @@ impl From<Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        // Only output can fail this way (a closed pipe, a full disk).
+        // Only output can fail this way (a closed pipe, a full disk). Rust
+        // ignores SIGPIPE, so a reader that stops early shows up here as
+        // EPIPE: that is the reader's choice, not a failure.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure::output_closed();
+        }
         Failure::failed(format!("writing output: {e}"))
     }
 }

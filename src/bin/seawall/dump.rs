@@ -44,6 +44,12 @@ pub struct Args {
     json: bool,
 }
 
+impl Args {
+    pub fn is_json(&self) -> bool {
+        self.json || self.format == Format::Json
+    }
+}
+
 pub fn run(args: Args) -> Result<Exit, Failure> {
     let reader = common::open_reader(&args.dir)?;
     let insp = reader.inspection();

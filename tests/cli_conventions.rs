@@ -49,6 +49,7 @@ fn help_and_version_print_on_stdout_with_status_0() {
         assert!(!out.stdout.is_empty(), "{args:?}");
     }
     assert!(stdout(&seawall().arg("--version").output().unwrap()).starts_with("seawall "));
+    assert!(stdout(&seawall().args(["dump", "--help"]).output().unwrap()).contains("2  the log is corrupt"));
 }
 
 /// Runs `seawall ARGS` with stdout on a pipe whose reader has already gone,

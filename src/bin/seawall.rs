@@ -31,9 +31,9 @@ use common::{Exit, Failure};
 
 const EXIT_CODES: &str = "\
 Exit status:
-  0  success (verify: the log is clean)
-  1  verify: the log ends in a torn tail that a normal open repairs
-  2  verify, repair: corruption that a normal open refuses
+  0  success (verify, dump: the log is clean)
+  1  verify, dump: the log ends in a torn tail that a normal open repairs
+  2  verify, dump, repair: corruption that a normal open refuses
   3  not a seawall log (missing, not a directory, no segments, unsupported
      format version) or a file could not be read or written
   4  repair (also --dry-run): the log is locked by a process that has it open
@@ -58,6 +58,7 @@ enum Command {
     /// Summarise a log: one row per segment, totals, and the tail's state. Read-only.
     Inspect(inspect::Args),
     /// Print records in LSN order. Read-only.
+    #[command(after_help = dump::EXIT_CODES)]
     Dump(dump::Args),
     /// Check every record's checksum and classify the log's end. Read-only.
     #[command(after_help = verify::EXIT_CODES)]

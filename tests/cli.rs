@@ -2,7 +2,9 @@
 //! status, on logs built with the library and then damaged (torn tail,
 //! zeroed sector, flipped bit mid-log, stale segment, wrong magic, empty and
 //! missing directories), and proof that read-only commands change no byte.
-//! `dump` has its own file (`cli_dump.rs`).
+//! `dump` has its own file (`cli_dump.rs`), as do the conventions every
+//! command follows (`cli_conventions.rs`) and what a terminal shows
+//! (`cli_terminal.rs`).
 #![cfg(feature = "cli")]
 
 #[path = "support/cli.rs"]

@@ -103,7 +103,7 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
     let iter = reader.iter_from(Lsn::new(from))?;
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     let mut printer = Printer { format, max_payload, segment: None };
-    let mut progress = Progress::new(count, "dumping");
+    let mut progress = Progress::beside_output(count, "dumping");
     let result = (|| -> Result<(), Failure> {
         if format == Format::Text {
             let header = format!(

@@ -29,7 +29,7 @@
 //! ```
 //!
 //! The byte-level format, the recovery decision table and the media
-//! assumptions are specified in `format-spec/FORMAT.md`.
+//! assumptions are specified in [FORMAT.md](https://github.com/seawall-rs/seawall/blob/main/format-spec/FORMAT.md).
 
 #![deny(missing_docs)]
 

@@ -106,6 +106,13 @@ fn try_rebuild(bytes: &[u8], walker: &Walker, at: usize) -> Option<Rebuilt> {
     let r = decode_record(bytes, at, walker.salt()).ok()?;
     let (start, end, page) = crate::parity::decode(&bytes[r.payload_start..r.payload_start + r.payload_len])?;
     let (offset, data) = crate::parity::rebuild(bytes, start, end, page, walker.end as u64)?;
+    // Only the bytes from the stop on are replaced: those before it belong to
+    // records already accepted, and if another page of the window is damaged
+    // too, the rebuilt page is wrong exactly where that page is, which the
+    // records' checksums after the stop then catch.
+    let from = (walker.end as u64).max(offset);
+    let data = data[(from - offset) as usize..].to_vec();
+    let offset = from;
     let mut patched = bytes.to_vec();
     patched[offset as usize..offset as usize + data.len()].copy_from_slice(&data);
     let mut w = walker.clone();

@@ -84,6 +84,9 @@ pub(crate) struct Analysis {
     pub meta: MetaState,
     /// Pages rebuilt from parity (in the valid log's segments).
     pub rebuilt: Vec<(SegmentId, Rebuilt)>,
+    /// Bytes a cut removed that are not cleared yet (a crash interrupted
+    /// `truncate_after` after its marker was durable): `(segment, from, to)`.
+    pub dead: Vec<(SegmentId, u64, u64)>,
 }
 
 /// The files of a log directory.
@@ -193,6 +196,8 @@ struct Outcome {
     records: u64,
     problem: Option<Problem>,
     rebuilt: Vec<Rebuilt>,
+    /// Dead bytes of cuts that are not all zero.
+    dead: Vec<(u64, u64)>,
     /// For the tail: its judgement.
     judged: Option<Judged>,
 }
@@ -246,6 +251,7 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
         max_id,
         meta: MetaState::default(),
         rebuilt: Vec::new(),
+        dead: Vec::new(),
     };
     let mut problems: Vec<Problem> = Vec::new();
     if run_end > base {
@@ -404,6 +410,9 @@ fn judge_run(
         for r in &out.rebuilt {
             a.rebuilt.push((out.span.id, r.clone()));
         }
+        for &(from, to) in &out.dead {
+            a.dead.push((out.span.id, from, to));
+        }
         if is_tail {
             let j = out.judged.as_ref().expect("the tail is walked");
             (a.inspection.rule, a.inspection.why) = (j.rule, j.why);
@@ -474,7 +483,14 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
                     file_len: s.len,
                 };
                 let problem = (!next_exists).then(|| missing_successor(s, &span));
-                return Ok(Outcome { records: t.count(), span, problem, rebuilt: Vec::new(), judged: None });
+                return Ok(Outcome {
+                    records: t.count(),
+                    span,
+                    problem,
+                    rebuilt: Vec::new(),
+                    dead: Vec::new(),
+                    judged: None,
+                });
             }
         }
     }
@@ -509,7 +525,13 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
     if problem.is_none() && span.sealed && !next_exists {
         problem = Some(missing_successor(s, &span));
     }
-    Ok(Outcome { records: w.records(), rebuilt: j.rebuilt.clone(), span, problem, judged: Some(j) })
+    let dead = w
+        .dead
+        .iter()
+        .filter(|&&(a, b)| bytes.get(a..b.min(bytes.len())).is_some_and(|d| nonzero_len(d) > 0))
+        .map(|&(a, b)| (a as u64, b as u64))
+        .collect();
+    Ok(Outcome { records: w.records(), rebuilt: j.rebuilt.clone(), dead, span, problem, judged: Some(j) })
 }
 
 fn missing_successor(s: &Seg, span: &Span) -> Problem {

@@ -210,6 +210,14 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
     for (segment, r) in &a.rebuilt {
         actions.push(RecoveryAction::RepairedPage { segment: *segment, offset: r.offset, bytes: r.bytes.len() as u64 });
     }
+    // Finish cuts a crash interrupted: their marker is durable, their dead
+    // bytes are not cleared yet.
+    for &(segment, from, to) in &a.dead {
+        if mode == RecoveryMode::Strict {
+            return Err(Error::TornTail { segment, offset: from, bytes: to - from, last_lsn: insp.last_lsn });
+        }
+        actions.push(RecoveryAction::ClearedTail { segment, offset: from, bytes: to - from });
+    }
     match (&insp.tail, mode) {
         (TailState::Clean, _) => {}
         (

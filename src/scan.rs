@@ -67,6 +67,8 @@ pub(crate) struct Walker {
     pub sealed_at: Option<usize>,
     /// Cut markers applied, by offset.
     pub cuts: Vec<usize>,
+    /// Byte ranges the cuts removed (from the first dead byte to the marker).
+    pub dead: Vec<(usize, usize)>,
     /// Parity records accepted, by offset.
     pub parities: Vec<usize>,
 }
@@ -87,6 +89,7 @@ impl Walker {
             meta: MetaState::default(),
             sealed_at: None,
             cuts: Vec::new(),
+            dead: Vec::new(),
             parities: Vec::new(),
         }
     }
@@ -199,6 +202,7 @@ impl Walker {
         }
         self.offsets.truncate((cut.lsn + 1 - self.seg_first) as usize);
         (self.lsn, self.crc) = (cut.lsn, cut.crc);
+        self.dead.push((cut.dead_start as usize, at));
         true
     }
 
@@ -223,6 +227,7 @@ impl Walker {
         let cut = m.cut.expect("a cut marker");
         let keep = (cut.lsn + 1 - self.seg_first) as usize;
         self.offsets.truncate(keep);
+        self.dead.push((cut.dead_start as usize, at));
         (self.lsn, self.crc, self.end) = (cut.lsn, cut.crc, r.next);
         self.claim = self.claim.max(r.synced_off.unwrap_or(0));
         self.cuts.push(at);

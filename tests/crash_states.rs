@@ -113,6 +113,17 @@ fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<
     Ok(r)
 }
 
+/// With `SEAWALL_KEEP_STATE=DIR`, a failing crash state is written to `DIR`
+/// (as it was before recovery), to look at with `seawall inspect` and `dump`.
+fn keep_state(image: &Image) {
+    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
+        let dir = Path::new(&dir);
+        let _ = std::fs::remove_dir_all(dir);
+        materialize(image, dir);
+        eprintln!("the failing crash state is in {}", dir.display());
+    }
+}
+
 fn describe(image: &Image) -> String {
     image.iter().map(|(n, b)| format!("{n} ({} bytes)", b.len())).collect::<Vec<_>>().join(", ")
 }
@@ -170,8 +181,10 @@ impl Explorer<'_> {
                         describe(&img)
                     )
                 };
-                let recovered =
-                    check_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| format!("{}: {err}", at()))?;
+                let recovered = check_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| {
+                    keep_state(&img);
+                    format!("{}: {err}", at())
+                })?;
                 if nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0 {
                     self.follow_up(&img, e, &recovered).map_err(|err| format!("{}: after recovery: {err}", at()))?;
                 }

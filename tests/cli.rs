@@ -92,7 +92,15 @@ fn verify_wrong_magic_exits_2() {
 #[test]
 fn verify_unsupported_version_exits_3() {
     let tmp = TempDir::new().unwrap();
-    let header = SegmentHeader { version: 99, id: SegmentId::new(1), first_lsn: 1, salt: 7, prev_crc: 0, reset: false };
+    let header = SegmentHeader {
+        version: 99,
+        id: SegmentId::new(1),
+        first_lsn: 1,
+        salt: 7,
+        prev_crc: 0,
+        reset: false,
+        copy: false,
+    };
     let mut file = header.encode().to_vec();
     file.resize(64 * 1024, 0);
     std::fs::write(tmp.path().join(SegmentId::new(1).file_name()), file).unwrap();

@@ -38,6 +38,7 @@ fn clean_log_reopens_unchanged() {
 fn torn_payload_is_truncated_and_cleared() {
     let dir = tempfile::tempdir().unwrap();
     durable_log(dir.path(), 10, small_opts());
+    crash_before_close(dir.path());
     let pos = record_positions(dir.path());
     let (_, _, off) = pos[9];
     // A crash in the middle of writing record 10: its payload is half garbage.
@@ -225,6 +226,7 @@ fn truncated_segment_header_of_new_segment_is_a_torn_rotation() {
             salt: 1,
             prev_crc: 0,
             reset: false,
+            copy: false,
         }
         .encode()[..30],
     )
@@ -319,6 +321,7 @@ fn incomplete_batch_at_the_tail_is_dropped_whole() {
     let batch = wal.append_batch([&b"b1"[..], b"b2", b"b3"]).unwrap();
     wal.sync(*batch.end()).unwrap();
     drop(wal);
+    crash_before_close(dir.path());
     let pos = record_positions(dir.path());
     assert_eq!(pos.len(), 4);
     // The batch's last record was torn.

@@ -115,11 +115,13 @@ fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<
 
 /// With `SEAWALL_KEEP_STATE=DIR`, a failing crash state is written to `DIR`
 /// (as it was before recovery), to look at with `seawall inspect` and `dump`.
-fn keep_state(image: &Image) {
+fn keep_state(image: &Image, ops: &[common::recording_fs::Op]) {
     if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
         let dir = Path::new(&dir);
         let _ = std::fs::remove_dir_all(dir);
         materialize(image, dir);
+        let list: Vec<String> = ops.iter().map(short_op).collect();
+        let _ = std::fs::write(dir.with_extension("ops.txt"), list.join("\n"));
         eprintln!("the failing crash state is in {}", dir.display());
     }
 }
@@ -182,7 +184,7 @@ impl Explorer<'_> {
                     )
                 };
                 let recovered = check_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| {
-                    keep_state(&img);
+                    keep_state(&img, &ops[..k]);
                     format!("{}: {err}", at())
                 })?;
                 if nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0 {

@@ -32,6 +32,8 @@ struct FaultRun {
     expect: Expect,
     /// The first call that failed, and how.
     failed: Option<String>,
+    /// Seam calls made before the final `close`.
+    calls_before_close: usize,
 }
 
 fn poisoned(r: &Result<impl Sized, Error>) -> bool {
@@ -47,7 +49,9 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
     let open = || Wal::open_with(dir, opts.clone(), Arc::new(fs.clone())).map(|(w, _)| w);
     let mut wal = match open() {
         Ok(w) => w,
-        Err(e) => return Ok(FaultRun { expect: m, failed: Some(format!("open: {e}")) }),
+        Err(e) => {
+            return Ok(FaultRun { expect: m, failed: Some(format!("open: {e}")), calls_before_close: fs.calls() })
+        }
     };
     let mut failed: Option<String> = None;
     for (i, a) in actions.iter().enumerate() {
@@ -111,15 +115,25 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
                     if closed.is_ok() {
                         return Err(format!("close() returned Ok on a log poisoned by: {f}"));
                     }
-                    return Ok(FaultRun { expect: m, failed });
+                    return Ok(FaultRun { expect: m, failed, calls_before_close: fs.calls() });
                 }
                 if let Err(e) = wal.close() {
-                    return Ok(FaultRun { expect: m, failed: Some(format!("step {i}: close: {e}")) });
+                    return Ok(FaultRun {
+                        expect: m,
+                        failed: Some(format!("step {i}: close: {e}")),
+                        calls_before_close: fs.calls(),
+                    });
                 }
                 m.acked = m.next_lsn() - 1;
                 wal = match open() {
                     Ok(w) => w,
-                    Err(e) => return Ok(FaultRun { expect: m, failed: Some(format!("step {i}: reopen: {e}")) }),
+                    Err(e) => {
+                        return Ok(FaultRun {
+                            expect: m,
+                            failed: Some(format!("step {i}: reopen: {e}")),
+                            calls_before_close: fs.calls(),
+                        })
+                    }
                 };
                 Ok(())
             }
@@ -142,13 +156,14 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
             }
         }
     }
+    let calls_before_close = fs.calls();
     match (&failed, wal.close()) {
         (None, Ok(())) => m.acked = m.next_lsn() - 1,
         (None, Err(e)) => failed = Some(format!("close: {e}")),
         (Some(_), Err(_)) => {}
         (Some(f), Ok(())) => return Err(format!("close() returned Ok on a log poisoned by: {f}")),
     }
-    Ok(FaultRun { expect: m, failed })
+    Ok(FaultRun { expect: m, failed, calls_before_close })
 }
 
 /// Opens `image` (through `fs`) and checks the recovered log against `e`.
@@ -289,7 +304,8 @@ fn last_call_of(kind: OpKind, opts: &Options, actions: &[Action]) -> usize {
     let fs = RecordingFs::new(root.path(), &Image::new(), None);
     let run = run_faulty(root.path(), opts, &fs, actions).unwrap();
     assert!(run.failed.is_none());
-    fs.trace().iter().rposition(|c| c.0 == kind).expect("the workload makes such a call")
+    // The workload's own calls, not those of the final close.
+    fs.trace()[..run.calls_before_close].iter().rposition(|c| c.0 == kind).expect("the workload makes such a call")
 }
 
 /// Opens a fresh log in `dir` whose seam injects `plan`.

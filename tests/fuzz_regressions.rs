@@ -147,6 +147,7 @@ fn append_past_the_last_lsn_fails_and_loses_nothing() {
         salt: 7,
         prev_crc: 0,
         reset: false,
+        copy: false,
     };
     let mut seg = h.encode().to_vec();
     seg.resize(64 * 1024, 0);

@@ -42,6 +42,7 @@ fn build(seg: &Segment) -> (Vec<u8>, u32) {
         salt: seg.salt,
         prev_crc: seg.prev_crc,
         reset: false,
+        copy: false,
     };
     let mut bytes = header.encode().to_vec();
     assert_eq!(bytes.len(), SEGMENT_HEADER_LEN);

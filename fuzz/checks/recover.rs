@@ -71,6 +71,7 @@ fn header(input: &mut Input) -> Vec<u8> {
         salt: input.u64(),
         prev_crc: if input.one_in(2) { 0 } else { input.u32() },
         reset: input.one_in(8),
+        copy: input.one_in(8),
     };
     h.encode().to_vec()
 }
@@ -174,6 +175,7 @@ fn add_spare(input: &mut Input, files: &mut Snapshot, first_lsn: u64) {
                 salt: input.u64(),
                 prev_crc: input.u32(),
                 reset: false,
+                copy: false,
             };
             // Cut before the checksum field is complete: a header that lands
             // whole is a finished rotation, which needs a synced predecessor.

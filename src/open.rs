@@ -22,7 +22,7 @@ use crate::error::{Error, NotALogReason, Result};
 use crate::format::{LOCK_FILE, SEGMENT_HEADER_LEN};
 use crate::group_commit::GroupCommit;
 use crate::inspect::TailState;
-use crate::io::{read_exact_at, write_all_at, FileSystem, StdFs};
+use crate::io::{write_all_at, FileSystem, StdFs};
 use crate::meta::MetaRecord;
 use crate::record::{encode_record, RecordKind};
 use crate::recovery::{analyze, list_dir, Analysis, SpanIndex};

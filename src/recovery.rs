@@ -52,8 +52,6 @@ pub(crate) struct Span {
     /// The segment ends with a seal: nothing more may be appended to it.
     pub sealed: bool,
     pub index: SpanIndex,
-    /// Largest synced offset its records claim.
-    pub claim: u64,
     pub file_len: u64,
 }
 
@@ -479,7 +477,6 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
                     end: u64::from(t.index_off),
                     sealed: true,
                     index: SpanIndex::Sealed(t),
-                    claim: 0,
                     file_len: s.len,
                 };
                 let problem = (!next_exists).then(|| missing_successor(s, &span));
@@ -506,7 +503,6 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
         end: w.end as u64,
         sealed: w.sealed_at.is_some(),
         index: SpanIndex::Walked(w.offsets.clone()),
-        claim: u64::from(w.claim),
         file_len: s.len,
     };
     let mut problem = match j.verdict {

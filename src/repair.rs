@@ -20,7 +20,8 @@ use crate::{Lsn, RecoveryMode, SegmentId};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RemovalReason {
-    /// A later segment superseded every record in it (a `truncate_after` cut).
+    /// A later segment superseded every record in it (a `truncate_after` cut,
+    /// or a `reset`).
     Superseded,
     /// It was created ahead of need and never used.
     Unused,

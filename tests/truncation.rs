@@ -75,16 +75,20 @@ fn judge(who: &str, records: Iter, log: &CutLog) -> Result<(), String> {
     Ok(())
 }
 
-/// Every reader of the damaged `image`, each on a fresh copy in `dir`.
-fn check_damaged(image: &Image, dir: &Path, log: &CutLog, preallocate: bool) -> Result<(), String> {
+/// Every reader of the log after `damage`, each on a fresh damaged copy in `dir`.
+fn check_damaged(damage: impl Fn(&Path), dir: &Path, log: &CutLog, preallocate: bool) -> Result<(), String> {
+    let fresh = || {
+        materialize(&log.image, dir);
+        damage(dir);
+    };
     for mode in [RecoveryMode::Strict, RecoveryMode::TruncateTornTail, RecoveryMode::Salvage] {
-        materialize(image, dir);
+        fresh();
         if let Ok((wal, _)) = Wal::open(dir, opts(preallocate).recovery_mode(mode)) {
             let records = wal.iter_from(wal.first_lsn()).map_err(|e| format!("{mode:?} open: iter_from: {e}"))?;
             judge(&format!("Wal::open ({mode:?})"), records, log)?;
         }
     }
-    materialize(image, dir);
+    fresh();
     if let Ok(reader) = Reader::open(dir) {
         if let Ok(records) = reader.iter_from(reader.first_lsn()) {
             judge("Reader", records, log)?;
@@ -137,10 +141,9 @@ fn damage_every_byte(name: &str, preallocate: bool, again: u64) {
         for off in offsets {
             let bits: Vec<u8> = if off < SEGMENT_HEADER_LEN { (0..8).collect() } else { vec![(off % 8) as u8] };
             for bit in bits {
-                let mut image = log.image.clone();
-                image.get_mut(file).unwrap()[off] ^= 1 << bit;
                 states += 1;
-                if let Err(e) = check_damaged(&image, scratch.path(), &log, preallocate) {
+                let damage = |dir: &Path| flip_bit(&dir.join(file), off as u64, bit);
+                if let Err(e) = check_damaged(damage, scratch.path(), &log, preallocate) {
                     failures.push(format!("bit {bit} of byte {off} of {file}: {e}"));
                 }
             }

@@ -7,8 +7,9 @@
 //! so CI fails with a message instead of hanging. The deadline is generous:
 //! it never decides a result by timing, it only ends a hang.
 //!
-//! [`within`] runs one call that might block forever (an `open` of a FIFO)
-//! on a helper thread and fails only the calling test if it does not return.
+//! [`all_within`] runs calls that might block forever (an `open` of a FIFO)
+//! on helper threads, so that the calling test can fail with a message
+//! naming each call that hangs, without taking the other tests down.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -100,26 +101,31 @@ impl Drop for Watchdog {
     }
 }
 
-/// Runs `f` on a helper thread and returns its result, or panics with
-/// `what` if it has not returned within `deadline`. Before panicking it calls
-/// `unblock`, which should release the call (the helper thread is left
-/// behind either way).
-pub fn within<T: Send + 'static>(
-    what: &str,
+/// Starts every call of `calls` at once, each on its own thread, and waits
+/// for them, at most `deadline` in all. Returns each call's name with its
+/// result, or `None` for a call that had not returned by then (it hangs; its
+/// thread is left behind, and the caller should release it).
+pub fn all_within<T: Send + 'static>(
     deadline: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-    unblock: impl FnOnce(),
-) -> T {
+    calls: Vec<(&'static str, Box<dyn FnOnce() -> T + Send>)>,
+) -> Vec<(&'static str, Option<T>)> {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(deadline) {
-        Ok(v) => v,
-        Err(RecvTimeoutError::Timeout) => {
-            unblock();
-            panic!("{what} did not return within {} s: it hangs", deadline.as_secs())
-        }
-        Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    let names: Vec<&'static str> = calls.iter().map(|c| c.0).collect();
+    for (i, (_, f)) in calls.into_iter().enumerate() {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send((i, f()));
+        });
     }
+    drop(tx);
+    let until = std::time::Instant::now() + deadline;
+    let mut results: Vec<Option<T>> = names.iter().map(|_| None).collect();
+    for _ in 0..names.len() {
+        match rx.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+            Ok((i, v)) => results[i] = Some(v),
+            // Timeout: the rest hang. Disconnected: a call panicked.
+            Err(_) => break,
+        }
+    }
+    names.into_iter().zip(results).collect()
 }

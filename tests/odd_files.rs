@@ -119,7 +119,7 @@ fn fifo_named_like_a_segment_is_refused_without_blocking() {
     let fifo = dir.join(&name);
     rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, rustix::fs::Mode::from(0o644), 0).unwrap();
     let children: Arc<Mutex<Vec<u32>>> = Arc::default();
-    type Call = Box<dyn FnOnce() -> Result<(), String> + Send>;
+    type Call = watchdog::Call<Result<(), String>>;
     let library = |name: &'static str, f: fn(&Path) -> Result<(), Error>| -> (&'static str, Call) {
         let (dir, fifo_name) = (dir.clone(), SegmentId::new(2).file_name());
         (

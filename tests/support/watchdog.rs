@@ -101,13 +101,16 @@ impl Drop for Watchdog {
     }
 }
 
+/// A call that may block forever.
+pub type Call<T> = Box<dyn FnOnce() -> T + Send>;
+
 /// Starts every call of `calls` at once, each on its own thread, and waits
 /// for them, at most `deadline` in all. Returns each call's name with its
 /// result, or `None` for a call that had not returned by then (it hangs; its
 /// thread is left behind, and the caller should release it).
 pub fn all_within<T: Send + 'static>(
     deadline: Duration,
-    calls: Vec<(&'static str, Box<dyn FnOnce() -> T + Send>)>,
+    calls: Vec<(&'static str, Call<T>)>,
 ) -> Vec<(&'static str, Option<T>)> {
     let (tx, rx) = mpsc::channel();
     let names: Vec<&'static str> = calls.iter().map(|c| c.0).collect();

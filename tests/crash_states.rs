@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use common::crash::{crash_states, fingerprint, Depth};
-use common::oracle::{check, Expect, History, Recovered};
-use common::recording_fs::{materialize, DiskModel, Image, NoSync, PassThroughFs, RecordingFs};
+use common::oracle::{check_crash_state, Expect, History, Recovered};
+use common::recording_fs::{materialize, DiskModel, Image, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
 use common::{env_u64, scratch_dir, Rng};
-use seawall::{Options, Reader, Wal};
+use seawall::Options;
 
 /// What exploring some workloads did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,55 +60,6 @@ impl Dirs {
     }
 }
 
-/// Opens a crash state with the real recovery and checks it: the oracle;
-/// the offline `Reader`, before recovery, must see the same log; a second
-/// open must find the same log and nothing to repair.
-fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
-    materialize(image, dir);
-    let offline = match Reader::open(dir) {
-        Ok(reader) => {
-            // A pure crash state is never corruption, so every recovery mode
-            // agrees with the default one: Strict refuses at most a torn tail,
-            // and Salvage has nothing to quarantine.
-            if let seawall::TailState::Corrupt { .. } = reader.inspection().tail {
-                return Err(format!("a pure crash state was judged corrupt: {:?}", reader.inspection().tail));
-            }
-            Some(Recovered::read_offline(&reader)?)
-        }
-        Err(seawall::Error::NotALog { .. }) => None,
-        Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
-    };
-    let open = || Wal::open_with(dir, opts.clone(), Arc::new(PassThroughFs(NoSync)));
-    let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
-    let r = Recovered::read(&wal)?;
-    check(e, &r)?;
-    if let Some(o) = offline.filter(|o| o != &r) {
-        return Err(format!(
-            "before recovery the Reader saw LSNs {}..={}; open recovered {}..={}",
-            o.first,
-            o.last(),
-            r.first,
-            r.last()
-        ));
-    }
-    drop(wal);
-    let (wal, report) = open().map_err(|err| format!("second open failed: {err}"))?;
-    let again = Recovered::read(&wal)?;
-    if again != r {
-        return Err(format!(
-            "second open found LSNs {}..={}, first found {}..={}",
-            again.first,
-            again.last(),
-            r.first,
-            r.last()
-        ));
-    }
-    if !report.is_clean() || !report.actions.is_empty() {
-        return Err(format!("second open repaired again: {report:?}"));
-    }
-    Ok(r)
-}
-
 fn describe(image: &Image) -> String {
     image.iter().map(|(n, b)| format!("{n} ({} bytes)", b.len())).collect::<Vec<_>>().join(", ")
 }
@@ -118,7 +69,8 @@ struct Explorer<'a> {
     opts: Options,
     depth: Depth,
     rng: Rng,
-    seen: HashSet<u128>,
+    /// Crash states checked, with the model each was judged against.
+    seen: HashSet<(u128, u64)>,
     tally: Tally,
     /// One in this many distinct states is continued and crashed again (0: none).
     follow_rate: u64,
@@ -147,8 +99,9 @@ impl Explorer<'_> {
                 })?;
             }
             let mut states = Vec::new();
+            let expected = e.fingerprint();
             crash_states(&model, self.depth, &mut self.rng, &mut |img| {
-                if self.seen.insert(fingerprint(&img)) {
+                if self.seen.insert((fingerprint(&img), expected)) {
                     states.push(img);
                 }
             });
@@ -166,8 +119,8 @@ impl Explorer<'_> {
                         describe(&img)
                     )
                 };
-                let recovered =
-                    check_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| format!("{}: {err}", at()))?;
+                let recovered = check_crash_state(&self.dirs.state, &img, e, &self.opts)
+                    .map_err(|err| format!("{}: {err}", at()))?;
                 if nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0 {
                     self.follow_up(&img, e, &recovered).map_err(|err| format!("{}: after recovery: {err}", at()))?;
                 }

@@ -1,13 +1,19 @@
 //! The crash oracle: what a recovered log may hold at a given point of a
-//! workload, and the check of a recovered log against it.
+//! workload, the check of a recovered log against it, and the judging of a
+//! whole crash state (every reader of it, and a second open).
 //!
 //! Payloads carry a unique sequence number, so a record cut by
 //! `truncate_after` can never be mistaken for the one that replaced it.
 
-use seawall::{Lsn, Reader, RecordKind, Wal};
+use std::path::Path;
+use std::sync::Arc;
+
+use seawall::{Lsn, Options, Reader, RecordKind, Wal};
+
+use super::recording_fs::{materialize, Image, NoSync, PassThroughFs};
 
 /// One record of the model log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// Unique across the workload: the payload is derived from it.
     pub seq: u64,
@@ -50,6 +56,17 @@ impl Expect {
     /// The empty log of a fresh directory.
     pub fn empty() -> Expect {
         Expect { base: 1, log: Vec::new(), floor: 1, acked: 0 }
+    }
+
+    /// A fingerprint of what this model allows. A crash state judged
+    /// against one model must be judged again against another: the same
+    /// bytes that are a fine crash state while a sync runs lose a record
+    /// once the sync has returned.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.base, &self.log, self.floor, self.acked).hash(&mut h);
+        h.finish()
     }
 
     /// LSN the next append gets.
@@ -173,6 +190,55 @@ pub fn check(e: &Expect, r: &Recovered) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Opens a crash state with the real recovery and checks it: the oracle;
+/// the offline `Reader`, before recovery, must see the same log; a second
+/// open must find the same log and nothing to repair.
+pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
+    materialize(image, dir);
+    let offline = match Reader::open(dir) {
+        Ok(reader) => {
+            // A pure crash state is never corruption, so every recovery mode
+            // agrees with the default one: Strict refuses at most a torn tail,
+            // and Salvage has nothing to quarantine.
+            if let seawall::TailState::Corrupt { .. } = reader.inspection().tail {
+                return Err(format!("a pure crash state was judged corrupt: {:?}", reader.inspection().tail));
+            }
+            Some(Recovered::read_offline(&reader)?)
+        }
+        Err(seawall::Error::NotALog { .. }) => None,
+        Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
+    };
+    let open = || Wal::open_with(dir, opts.clone(), Arc::new(PassThroughFs(NoSync)));
+    let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
+    let r = Recovered::read(&wal)?;
+    check(e, &r)?;
+    if let Some(o) = offline.filter(|o| o != &r) {
+        return Err(format!(
+            "before recovery the Reader saw LSNs {}..={}; open recovered {}..={}",
+            o.first,
+            o.last(),
+            r.first,
+            r.last()
+        ));
+    }
+    drop(wal);
+    let (wal, report) = open().map_err(|err| format!("second open failed: {err}"))?;
+    let again = Recovered::read(&wal)?;
+    if again != r {
+        return Err(format!(
+            "second open found LSNs {}..={}, first found {}..={}",
+            again.first,
+            again.last(),
+            r.first,
+            r.last()
+        ));
+    }
+    if !report.is_clean() || !report.actions.is_empty() {
+        return Err(format!("second open repaired again: {report:?}"));
+    }
+    Ok(r)
 }
 
 /// One call of a workload: the operation indexes it spanned, and the model

@@ -12,13 +12,14 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use common::crash::{crash_states, fingerprint, Depth};
-use common::oracle::{check_crash_state, Expect, History, Recovered};
+use common::media::random_damage;
+use common::oracle::{check_crash_state, check_damaged_state, Call, DamageOutcome, Expect, History, Recovered};
 use common::recording_fs::{materialize, DiskModel, Image, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
 use common::{env_u64, scratch_dir, Rng};
@@ -108,10 +109,7 @@ impl Explorer<'_> {
             for img in states {
                 self.tally.states += 1;
                 let at = || {
-                    let during = call.map_or("before the first call".into(), |c| {
-                        let phase = if k < c.end { "during" } else { "after" };
-                        format!("{phase} {}", c.what)
-                    });
+                    let during = phase(call, k);
                     format!(
                         "crash after operation {k} of {} ({during}; {:?}); state: {}",
                         ops.len(),
@@ -171,6 +169,14 @@ impl Explorer<'_> {
         actions.push(Action::AppendDurable(8 + self.rng.below(100) as u32));
         actions
     }
+}
+
+/// Where crash point `k` lies in the workload, for failure messages.
+fn phase(call: Option<&Call>, k: usize) -> String {
+    call.map_or("before the first call".into(), |c| {
+        let phase = if k < c.end { "during" } else { "after" };
+        format!("{phase} {}", c.what)
+    })
 }
 
 /// A compact rendering of an operation for failure messages.
@@ -288,17 +294,23 @@ fn small_segments() -> Options {
     Options::default().segment_size(64 * 1024).background_preallocation(false)
 }
 
-fn replay_hint(j: &Job) -> String {
+fn replay_hint(j: &Job, test: &str) -> String {
     format!(
-        "replay with: SEAWALL_SEED={:#x} cargo test --release --test crash_states crash_state_exploration -- --nocapture\nworkload: {:?}\noptions: {:?}",
+        "replay with: SEAWALL_SEED={:#x} cargo test --release --test crash_states {test} -- --nocapture\nworkload: {:?}\noptions: {:?}",
         j.seed, j.actions, j.opts
     )
 }
 
-/// Runs `seeds` on two threads; panics with the replay seed on the first failure.
-fn explore_all(seeds: Vec<u64>) -> Tally {
+/// Runs `work` on the job of every seed, on two threads, adding up what
+/// each returns; panics with the replay hint for `test` on the first failure.
+fn run_jobs<T: Default + Send>(
+    test: &str,
+    seeds: &[u64],
+    work: impl Fn(&Job, &Dirs) -> Result<T, String> + Sync,
+    add: fn(&mut T, T),
+) -> T {
     let next = AtomicUsize::new(0);
-    let total = Mutex::new(Tally::default());
+    let total = Mutex::new(T::default());
     let failure = Mutex::new(None::<String>);
     std::thread::scope(|s| {
         for _ in 0..2 {
@@ -310,10 +322,10 @@ fn explore_all(seeds: Vec<u64>) -> Tally {
                         break;
                     }
                     let j = job(seeds[i]);
-                    match explore_job(&j, &dirs) {
-                        Ok(t) => total.lock().unwrap().add(t),
+                    match work(&j, &dirs) {
+                        Ok(t) => add(&mut total.lock().unwrap(), t),
                         Err(e) => {
-                            failure.lock().unwrap().get_or_insert(format!("{e}\n{}", replay_hint(&j)));
+                            failure.lock().unwrap().get_or_insert(format!("{e}\n{}", replay_hint(&j, test)));
                         }
                     }
                 }
@@ -321,7 +333,7 @@ fn explore_all(seeds: Vec<u64>) -> Tally {
         }
     });
     if let Some(f) = failure.into_inner().unwrap() {
-        panic!("crash-state exploration failed:\n{f}");
+        panic!("{test} failed:\n{f}");
     }
     total.into_inner().unwrap()
 }
@@ -332,10 +344,11 @@ const PER_SCALE: (u64, u64) = (SMALL_PER_SCALE, LARGE_PER_SCALE);
 const SMALL_PER_SCALE: u64 = 8;
 const LARGE_PER_SCALE: u64 = 30;
 
-#[test]
-fn crash_state_exploration() {
-    let started = Instant::now();
-    let groups: Vec<(&str, Vec<u64>)> = match env_u64("SEAWALL_SEED") {
+/// The workloads to explore, in named groups: the one `SEAWALL_SEED`
+/// names, or every enumerated workload and `SEAWALL_CRASH_SCALE` times the
+/// random ones.
+fn seed_groups() -> Vec<(&'static str, Vec<u64>)> {
+    match env_u64("SEAWALL_SEED") {
         Some(seed) => vec![("replayed workload", vec![seed])],
         None => {
             let scale = env_u64("SEAWALL_CRASH_SCALE").unwrap_or(1).max(1);
@@ -354,11 +367,17 @@ fn crash_state_exploration() {
                 ),
             ]
         }
-    };
+    }
+}
+
+#[test]
+fn crash_state_exploration() {
+    let started = Instant::now();
+    let groups = seed_groups();
     let mut total = Tally::default();
     for (name, seeds) in groups {
         let t0 = Instant::now();
-        let t = explore_all(seeds);
+        let t = run_jobs("crash_state_exploration", &seeds, explore_job, Tally::add);
         println!(
             "crash states: {name}: {} distinct states, {} crash points, {} workloads, {} continued after recovery ({:.1} s)",
             t.states,
@@ -402,4 +421,141 @@ fn truncated_record_stays_cut_when_recovery_is_interrupted() {
         [AppendDurable(100), Append(200), Append(38), TruncateAfter(170), AppendDurable(500), TruncateAfter(85)];
     explore_scenario(&actions, small_segments().preallocate(false));
     explore_scenario(&actions, small_segments());
+}
+
+// ---------------------------------------------------------------------------
+// The media-damage phase.
+// ---------------------------------------------------------------------------
+
+/// What damaging durable images did.
+#[derive(Clone, Debug, Default)]
+struct DamageTally {
+    /// Distinct (durable image, model) pairs damaged.
+    images: u64,
+    /// Damaged durable states checked.
+    states: u64,
+    all_back: u64,
+    reported: u64,
+    frontier_loss: u64,
+    /// States that broke the oracle (counted with `SEAWALL_KEEP_GOING=1`).
+    failed: u64,
+    failures: Vec<String>,
+    /// Failures by kind: the oracle's message with its numbers blanked.
+    kinds: std::collections::BTreeMap<String, u64>,
+}
+
+impl DamageTally {
+    fn add(&mut self, o: DamageTally) {
+        self.images += o.images;
+        self.states += o.states;
+        self.all_back += o.all_back;
+        self.reported += o.reported;
+        self.frontier_loss += o.frontier_loss;
+        self.failed += o.failed;
+        self.failures.extend(o.failures.into_iter().take(5usize.saturating_sub(self.failures.len())));
+        for (kind, n) in o.kinds {
+            *self.kinds.entry(kind).or_default() += n;
+        }
+    }
+}
+
+/// Random damages per distinct (durable image, model) pair.
+const DAMAGES_PER_IMAGE: u64 = 36;
+
+/// Runs a job's workload, takes the durable image at every crash point (each
+/// distinct image once per model it is judged against), damages each a few
+/// times, and judges every damaged state. With `keep_going`, failures are
+/// counted instead of ending the job.
+fn damage_job(j: &Job, dirs: &Dirs, keep_going: bool) -> Result<DamageTally, String> {
+    let _ = std::fs::remove_dir_all(&dirs.live);
+    let fs = RecordingFs::new(&dirs.live, &Image::new(), None);
+    let run = run(&dirs.live, &j.opts, &fs, Expect::empty(), &j.actions).map_err(|e| format!("workload run: {e}"))?;
+    let ops = fs.ops();
+    let (mut model, mut rng, mut seen) = (DiskModel::default(), Rng::new(j.seed ^ 0xda4a_9e), HashSet::new());
+    let mut t = DamageTally::default();
+    for k in 0..=ops.len() {
+        if k > 0 {
+            model.apply(&ops[k - 1]);
+        }
+        let (e, call) = run.history.at(k);
+        let image = model.durable_image();
+        if !seen.insert((fingerprint(&image), e.fingerprint())) {
+            continue;
+        }
+        t.images += 1;
+        for _ in 0..DAMAGES_PER_IMAGE {
+            let Some(damage) = random_damage(&image, &mut rng) else { break };
+            t.states += 1;
+            match check_damaged_state(&dirs.state, &image, &damage, e, &j.opts) {
+                Ok(DamageOutcome::AllBack) => t.all_back += 1,
+                Ok(DamageOutcome::Reported) => t.reported += 1,
+                Ok(DamageOutcome::FrontierLoss) => t.frontier_loss += 1,
+                Err(err) => {
+                    let frontier = if damage.in_frontier(&image) { ", at the frontier" } else { "" };
+                    let msg = format!(
+                        "power loss after operation {k} of {} ({}), then {damage}{frontier}; durable state: {}; acknowledged up to LSN {}: {err}",
+                        ops.len(),
+                        phase(call, k),
+                        describe(&image),
+                        e.acked
+                    );
+                    if !keep_going {
+                        return Err(msg);
+                    }
+                    t.failed += 1;
+                    let kind = err.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect::<String>();
+                    *t.kinds.entry(kind.replace("##", "#").replace("##", "#")).or_default() += 1;
+                    if t.failures.len() < 5 {
+                        t.failures.push(format!("{msg}\n  (SEAWALL_SEED={:#x})", j.seed));
+                    }
+                }
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// The media-damage phase: the durable image at every crash point of every
+/// workload, damaged by a flipped bit or a 512-byte sector zeroed or filled
+/// with random bytes, anywhere in a segment file. Every acknowledged record
+/// must come back bit-exact, or open or a read must fail with
+/// `Error::Corruption`; a log that opens shorter is allowed only when the
+/// damage touches the frontier (the last 4 KiB of data); no reader ever
+/// returns a record cut by `truncate_after` or altered bytes.
+/// `SEAWALL_KEEP_GOING=1` counts every failure instead of stopping at the
+/// first (a survey of what still breaks).
+#[test]
+fn media_damage_exploration() {
+    let started = Instant::now();
+    let keep_going = env_u64("SEAWALL_KEEP_GOING").is_some_and(|v| v != 0);
+    let seeds: Vec<u64> = seed_groups().into_iter().flat_map(|g| g.1).collect();
+    let t = run_jobs("media_damage_exploration", &seeds, |j, d| damage_job(j, d, keep_going), DamageTally::add);
+    println!(
+        "media damage: {} damaged durable states checked ({} durable images of {} workloads): {} came back whole, {} reported as corruption, {} came back shorter after damage at the frontier, {} broke the oracle ({:.1} s)",
+        t.states,
+        t.images,
+        seeds.len(),
+        t.all_back,
+        t.reported,
+        t.frontier_loss,
+        t.failed,
+        started.elapsed().as_secs_f64()
+    );
+    for (kind, n) in t.kinds.iter().rev() {
+        println!("media damage: {n:>6} x {kind}");
+    }
+    assert!(
+        t.failed == 0,
+        "{} of {} damaged durable states break the media-damage oracle; the first:\n{}",
+        t.failed,
+        t.states,
+        t.failures.join("\n")
+    );
+    if env_u64("SEAWALL_SEED").is_none() {
+        assert!(
+            t.states >= 20_000,
+            "the phase must check at least 20,000 damaged durable states, checked {}",
+            t.states
+        );
+    }
 }

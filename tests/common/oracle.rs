@@ -8,8 +8,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use seawall::{Lsn, Options, Reader, RecordKind, Wal};
+use seawall::{Error, Lsn, Options, Reader, RecordKind, RecoveryMode, TailState, Wal};
 
+use super::media::Damage;
 use super::recording_fs::{materialize, Image, NoSync, PassThroughFs};
 
 /// One record of the model log.
@@ -134,15 +135,159 @@ impl Recovered {
     }
 
     fn collect(first: u64, iter: seawall::Iter) -> Result<Recovered, String> {
+        match Recovered::collect_until_error(first, iter)? {
+            (log, None) => Ok(log),
+            (_, Some(e)) => Err(format!("reading the log failed: {e}")),
+        }
+    }
+
+    /// Reads records until the iterator ends or fails (a damaged log may
+    /// fail a read), checking LSNs are contiguous; returns the records read
+    /// and the error, if any.
+    pub fn collect_until_error(first: u64, iter: seawall::Iter) -> Result<(Recovered, Option<Error>), String> {
         let mut records = Vec::new();
         for (i, rec) in iter.enumerate() {
-            let rec = rec.map_err(|e| format!("reading the log failed: {e}"))?;
+            let rec = match rec {
+                Ok(rec) => rec,
+                Err(e) => return Ok((Recovered { first, records }, Some(e))),
+            };
             if rec.lsn().get() != first + i as u64 {
                 return Err(format!("record {} read where LSN {} was due", rec.lsn(), first + i as u64));
             }
             records.push((rec.kind(), rec.payload().clone()));
         }
-        Ok(Recovered { first, records })
+        Ok((Recovered { first, records }, None))
+    }
+}
+
+/// Checks only the records a reader returned from a damaged log, not how
+/// many: each is, bit-exact, the record the model holds at its LSN (never
+/// one cut by `truncate_after`, never altered bytes).
+pub fn check_records_only(e: &Expect, r: &Recovered) -> Result<(), String> {
+    for (i, (kind, bytes)) in r.records.iter().enumerate() {
+        let lsn = r.first + i as u64;
+        let Some(want) = e.entry(lsn) else {
+            return Err(format!("LSN {lsn} came back, but the log holds LSNs {}..{} only", e.base, e.next_lsn()));
+        };
+        let starts = matches!(kind, RecordKind::Full | RecordKind::BatchFirst);
+        if bytes[..] != payload(want.seq, want.len)[..]
+            || starts != want.starts_unit
+            || kind.ends_unit() != want.ends_unit
+        {
+            let got = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+            return Err(format!(
+                "LSN {lsn} came back as {kind:?} seq {got:?} ({} bytes), not as the record the log holds there (seq {}, {} bytes)",
+                bytes.len(),
+                want.seq,
+                want.len
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a damaged durable state came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DamageOutcome {
+    /// Open brought back every acknowledged record.
+    AllBack,
+    /// Open or a read reported `Error::Corruption`.
+    Reported,
+    /// Damage at the frontier, and open came back shorter.
+    FrontierLoss,
+}
+
+fn is_corruption(e: &Option<Error>) -> bool {
+    matches!(e, Some(Error::Corruption { .. }))
+}
+
+/// Judges a durable image after media `damage` (the media-damage oracle):
+/// every acknowledged record comes back bit-exact, or `Wal::open` fails with
+/// `Error::Corruption`, or reading fails with `Error::Corruption`; never Ok
+/// with fewer records, unless the damage touches the frontier. Whatever any
+/// reader returns is the model's record at its LSN (a cut record never comes
+/// back), in `Reader`, in the default open and in a salvage after a refusal;
+/// and `Reader` does not call a log that lost acknowledged records merely
+/// torn or clean.
+pub fn check_damaged_state(
+    dir: &Path,
+    image: &Image,
+    damage: &Damage,
+    e: &Expect,
+    opts: &Options,
+) -> Result<DamageOutcome, String> {
+    let excused = damage.in_frontier(image);
+    materialize(image, dir);
+    damage.apply(dir);
+    // Reader first: it modifies nothing, so open can follow on the same
+    // copy. Open's verdict is the one reported first.
+    let reader = judge_reader(dir, e, excused);
+    judge_open(dir, e, excused, opts).and_then(|outcome| reader.map(|()| outcome))
+}
+
+/// The read-only view of a damaged log (what `seawall verify` and `dump`
+/// show): its records are the model's, and if it lost acknowledged records
+/// outside the frontier it says the log is corrupt.
+fn judge_reader(dir: &Path, e: &Expect, excused: bool) -> Result<(), String> {
+    let reader = match Reader::open(dir) {
+        Ok(reader) => reader,
+        Err(Error::Corruption { .. }) => return Ok(()),
+        Err(err) => return Err(format!("Reader::open failed with {err}")),
+    };
+    let iter = reader.iter_from(reader.first_lsn()).map_err(|err| format!("Reader::iter_from: {err}"))?;
+    let (r, err) = Recovered::collect_until_error(reader.first_lsn().get(), iter)?;
+    check_records_only(e, &r).map_err(|m| format!("Reader: {m}"))?;
+    let tail = &reader.inspection().tail;
+    let reported = matches!(tail, TailState::Corrupt { .. }) || is_corruption(&err);
+    if let Some(err) = err.filter(|_| !reported) {
+        return Err(format!("Reader: reading failed with {err}, not Error::Corruption"));
+    }
+    if !reported && !excused && r.last() < e.acked {
+        return Err(format!(
+            "Reader shows LSNs up to {} and calls the log {tail:?}: acknowledged records {}..={} lost and not reported",
+            r.last(),
+            r.last() + 1,
+            e.acked
+        ));
+    }
+    Ok(())
+}
+
+/// `Wal::open` of a damaged log: every acknowledged record back, or
+/// `Error::Corruption` from open or a read, or (frontier) a shorter log of
+/// the model's records; after a refusal, salvage keeps only model records.
+fn judge_open(dir: &Path, e: &Expect, excused: bool, opts: &Options) -> Result<DamageOutcome, String> {
+    let open =
+        |mode: RecoveryMode| Wal::open_with(dir, opts.clone().recovery_mode(mode), Arc::new(PassThroughFs(NoSync)));
+    let read = |wal: &Wal| {
+        let iter = wal.iter_from(wal.first_lsn()).map_err(|err| format!("iter_from after open: {err}"))?;
+        Recovered::collect_until_error(wal.first_lsn().get(), iter)
+    };
+    match open(RecoveryMode::TruncateTornTail) {
+        Err(Error::Corruption { .. }) => {
+            // A refused open modified nothing; salvage cuts at the damage,
+            // and what it keeps is still the model's.
+            let (wal, _) = open(RecoveryMode::Salvage).map_err(|err| format!("salvage open failed: {err}"))?;
+            let (r, _) = read(&wal)?;
+            check_records_only(e, &r).map_err(|m| format!("after salvage: {m}"))?;
+            Ok(DamageOutcome::Reported)
+        }
+        Err(err) => Err(format!("open failed with {err}; a damaged log must open, or fail with Error::Corruption")),
+        Ok((wal, _)) => match read(&wal)? {
+            (r, Some(Error::Corruption { .. })) => {
+                check_records_only(e, &r)?;
+                Ok(DamageOutcome::Reported)
+            }
+            (_, Some(err)) => Err(format!("reading after open failed with {err}, not Error::Corruption")),
+            (r, None) if excused => {
+                check_records_only(e, &r)?;
+                Ok(if r.last() >= e.acked { DamageOutcome::AllBack } else { DamageOutcome::FrontierLoss })
+            }
+            (r, None) => {
+                check(e, &r).map_err(|m| format!("open returned Ok: {m}"))?;
+                Ok(DamageOutcome::AllBack)
+            }
+        },
     }
 }
 

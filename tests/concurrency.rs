@@ -5,13 +5,12 @@
 //! watchdog: a hang fails it with a message instead of stalling CI.
 
 mod common;
-#[path = "support/damage.rs"]
-mod damage;
 #[path = "support/v2.rs"]
 mod v2;
 #[path = "support/watchdog.rs"]
 mod watchdog;
 
+use common::damage;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 

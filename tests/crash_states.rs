@@ -471,7 +471,7 @@ fn damage_job(j: &Job, dirs: &Dirs, keep_going: bool) -> Result<DamageTally, Str
     let fs = RecordingFs::new(&dirs.live, &Image::new(), None);
     let run = run(&dirs.live, &j.opts, &fs, Expect::empty(), &j.actions).map_err(|e| format!("workload run: {e}"))?;
     let ops = fs.ops();
-    let (mut model, mut rng, mut seen) = (DiskModel::default(), Rng::new(j.seed ^ 0xda4a_9e), HashSet::new());
+    let (mut model, mut rng, mut seen) = (DiskModel::default(), Rng::new(j.seed ^ 0xda4a), HashSet::new());
     let mut t = DamageTally::default();
     for k in 0..=ops.len() {
         if k > 0 {

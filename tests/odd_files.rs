@@ -5,13 +5,12 @@
 //! directory makes its entry durable.
 
 mod common;
-#[path = "support/damage.rs"]
-mod damage;
 #[path = "support/v2.rs"]
 mod v2;
 #[path = "support/watchdog.rs"]
 mod watchdog;
 
+use common::damage;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

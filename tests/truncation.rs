@@ -7,11 +7,10 @@
 //! truncation keep their payloads.
 
 mod common;
-#[path = "support/damage.rs"]
-mod damage;
 #[path = "support/v2.rs"]
 mod v2;
 
+use common::damage;
 use std::collections::BTreeMap;
 use std::path::Path;
 

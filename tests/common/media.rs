@@ -10,11 +10,9 @@ use std::path::Path;
 
 use seawall::SegmentId;
 
+use super::damage;
 use super::recording_fs::Image;
 use super::Rng;
-
-#[path = "../support/damage.rs"]
-mod damage;
 
 /// Sector size of the damage model: the unit a drive loses or garbles.
 pub const SECTOR: u64 = 512;
@@ -90,10 +88,8 @@ fn data_end(bytes: &[u8]) -> u64 {
 /// zero tail of the last segment file that holds data. (A blank spare made
 /// ahead of need holds none: the frontier is still the end of the data.)
 pub fn frontier(image: &Image) -> Option<(&str, Range<u64>)> {
-    let (name, bytes) = image
-        .iter()
-        .filter(|(name, bytes)| SegmentId::from_file_name(name).is_some() && data_end(bytes) > 0)
-        .next_back()?;
+    let (name, bytes) =
+        image.iter().rfind(|(name, bytes)| SegmentId::from_file_name(name).is_some() && data_end(bytes) > 0)?;
     let end = data_end(bytes);
     Some((name.as_str(), end.saturating_sub(FRONTIER)..end))
 }

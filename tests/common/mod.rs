@@ -4,6 +4,8 @@
 #![allow(dead_code)]
 
 pub mod crash;
+#[path = "../support/damage.rs"]
+pub mod damage;
 pub mod fault;
 pub mod media;
 pub mod oracle;

@@ -34,8 +34,9 @@ pub fn payload(seq: u64, len: u32) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        p.push(x as u8);
+        p.extend_from_slice(&x.to_le_bytes());
     }
+    p.truncate(len as usize);
     p
 }
 

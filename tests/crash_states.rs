@@ -459,32 +459,40 @@ impl DamageTally {
     }
 }
 
-/// Random damages per distinct (durable image, model) pair.
-const DAMAGES_PER_IMAGE: u64 = 36;
+/// Damaged durable states per run of the phase, shared out evenly between
+/// the workloads of a run at scale 1 (so a replayed workload is damaged
+/// exactly as in the full run), and within a workload between its durable
+/// images.
+const DAMAGED_STATES: u64 = 21_000;
 
 /// Runs a job's workload, takes the durable image at every crash point (each
-/// distinct image once per model it is judged against), damages each a few
-/// times, and judges every damaged state. With `keep_going`, failures are
-/// counted instead of ending the job.
+/// distinct image once per model it is judged against), damages them, and
+/// judges every damaged state. With `keep_going`, failures are counted
+/// instead of ending the job.
 fn damage_job(j: &Job, dirs: &Dirs, keep_going: bool) -> Result<DamageTally, String> {
     let _ = std::fs::remove_dir_all(&dirs.live);
     let fs = RecordingFs::new(&dirs.live, &Image::new(), None);
     let run = run(&dirs.live, &j.opts, &fs, Expect::empty(), &j.actions).map_err(|e| format!("workload run: {e}"))?;
     let ops = fs.ops();
-    let (mut model, mut rng, mut seen) = (DiskModel::default(), Rng::new(j.seed ^ 0xda4a), HashSet::new());
-    let mut t = DamageTally::default();
+    let (mut model, mut seen, mut images) = (DiskModel::default(), HashSet::new(), Vec::new());
     for k in 0..=ops.len() {
         if k > 0 {
             model.apply(&ops[k - 1]);
         }
-        let (e, call) = run.history.at(k);
         let image = model.durable_image();
-        if !seen.insert((fingerprint(&image), e.fingerprint())) {
-            continue;
+        let damageable = random_damage(&image, &mut Rng::new(0)).is_some();
+        if damageable && seen.insert((fingerprint(&image), run.history.at(k).0.fingerprint())) {
+            images.push((k, image));
         }
-        t.images += 1;
-        for _ in 0..DAMAGES_PER_IMAGE {
-            let Some(damage) = random_damage(&image, &mut rng) else { break };
+    }
+    let jobs = enumerated_count() + PER_SCALE.0 + PER_SCALE.1;
+    let per_image = DAMAGED_STATES.div_ceil(jobs).div_ceil(images.len() as u64);
+    let mut rng = Rng::new(j.seed ^ 0xda4a);
+    let mut t = DamageTally { images: images.len() as u64, ..DamageTally::default() };
+    for (k, image) in images {
+        let (e, call) = run.history.at(k);
+        for _ in 0..per_image {
+            let damage = random_damage(&image, &mut rng).expect("a segment file to damage");
             t.states += 1;
             match check_damaged_state(&dirs.state, &image, &damage, e, &j.opts) {
                 Ok(DamageOutcome::AllBack) => t.all_back += 1,
@@ -541,7 +549,9 @@ fn media_damage_exploration() {
         t.failed,
         started.elapsed().as_secs_f64()
     );
-    for (kind, n) in t.kinds.iter().rev() {
+    let mut kinds: Vec<_> = t.kinds.iter().collect();
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    for (kind, n) in kinds {
         println!("media damage: {n:>6} x {kind}");
     }
     assert!(

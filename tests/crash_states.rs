@@ -4,10 +4,14 @@
 //! reverted), `Wal::open` brings back every acknowledged record bit-exact, a
 //! gap-free prefix of what was appended and nothing else, the same log again
 //! on a second open, and a log that survives further appends and crashes,
-//! including crashes in the middle of recovery itself.
+//! including crashes in the middle of recovery itself. The media-damage
+//! phase then damages durable bytes of those crash points (bit flips,
+//! sectors zeroed or garbled): acknowledged records come back or the damage
+//! is reported as corruption, and cut records never come back.
 //!
 //! Every workload has a seed: `SEAWALL_SEED=<seed>` replays one workload;
-//! `SEAWALL_CRASH_SCALE=<n>` multiplies the number of random workloads.
+//! `SEAWALL_CRASH_SCALE=<n>` multiplies the number of random workloads;
+//! `SEAWALL_KEEP_GOING=1` makes the media-damage phase survey every failure.
 
 mod common;
 

@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use common::crash::{crash_states, fingerprint, Depth};
-use common::media::random_damage;
+use common::media::{damageable, random_damage};
 use common::oracle::{check_crash_state, check_damaged_state, Call, DamageOutcome, Expect, History, Recovered};
 use common::recording_fs::{materialize, DiskModel, Image, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
@@ -484,8 +484,7 @@ fn damage_job(j: &Job, dirs: &Dirs, keep_going: bool) -> Result<DamageTally, Str
             model.apply(&ops[k - 1]);
         }
         let image = model.durable_image();
-        let damageable = random_damage(&image, &mut Rng::new(0)).is_some();
-        if damageable && seen.insert((fingerprint(&image), run.history.at(k).0.fingerprint())) {
+        if damageable(&image) && seen.insert((fingerprint(&image), run.history.at(k).0.fingerprint())) {
             images.push((k, image));
         }
     }

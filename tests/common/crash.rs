@@ -197,7 +197,7 @@ pub fn crash_states(model: &DiskModel, depth: Depth, rng: &mut Rng, out: &mut dy
 
 /// Length of `bytes` without its trailing zeros (a preallocated segment is
 /// mostly zeros: they are skipped a word at a time).
-fn data_len(bytes: &[u8]) -> usize {
+pub fn data_len(bytes: &[u8]) -> usize {
     let mut end = bytes.len() / 8 * 8;
     if bytes[end..].iter().any(|&b| b != 0) {
         end = bytes.len();

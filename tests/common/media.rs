@@ -10,6 +10,7 @@ use std::path::Path;
 
 use seawall::SegmentId;
 
+use super::crash::data_len;
 use super::damage;
 use super::recording_fs::Image;
 use super::Rng;
@@ -81,7 +82,17 @@ impl fmt::Display for Damage {
 
 /// Offset just past the last non-zero byte.
 fn data_end(bytes: &[u8]) -> u64 {
-    bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p as u64 + 1)
+    data_len(bytes) as u64
+}
+
+/// The segment files of `image` that hold any byte (damage lands in them).
+fn segment_files(image: &Image) -> Vec<(&String, &Vec<u8>)> {
+    image.iter().filter(|(name, bytes)| SegmentId::from_file_name(name).is_some() && !bytes.is_empty()).collect()
+}
+
+/// Whether `image` has a segment file to damage.
+pub fn damageable(image: &Image) -> bool {
+    !segment_files(image).is_empty()
 }
 
 /// The frontier of a log image: the last [`FRONTIER`] bytes before the
@@ -98,8 +109,7 @@ pub fn frontier(image: &Image) -> Option<(&str, Range<u64>)> {
 /// a quarter in the header, half in the written data, a quarter anywhere in
 /// the file (the zero tail included).
 pub fn random_damage(image: &Image, rng: &mut Rng) -> Option<Damage> {
-    let files: Vec<(&String, &Vec<u8>)> =
-        image.iter().filter(|(name, bytes)| SegmentId::from_file_name(name).is_some() && !bytes.is_empty()).collect();
+    let files = segment_files(image);
     if files.is_empty() {
         return None;
     }

@@ -308,23 +308,7 @@ pub fn check(e: &Expect, r: &Recovered) -> Result<(), String> {
     if last < e.acked {
         return Err(format!("acknowledged records {}..={} are lost (log ends at {last})", last + 1, e.acked));
     }
-    for (i, (kind, bytes)) in r.records.iter().enumerate() {
-        let lsn = first + i as u64;
-        let want = e.entry(lsn).expect("in range");
-        if bytes.len() != want.len as usize || bytes[..] != payload(want.seq, want.len)[..] {
-            let got = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
-            return Err(format!(
-                "LSN {lsn}: payload of {} bytes (seq {got:?}) is not the appended one (seq {}, {} bytes)",
-                bytes.len(),
-                want.seq,
-                want.len
-            ));
-        }
-        let starts = matches!(kind, RecordKind::Full | RecordKind::BatchFirst);
-        if starts != want.starts_unit || kind.ends_unit() != want.ends_unit {
-            return Err(format!("LSN {lsn}: kind {kind:?} does not match the batch it was appended in"));
-        }
-    }
+    check_records_only(e, r)?;
     if let Some(e0) = e.entry(first) {
         if !e0.starts_unit {
             return Err(format!("log starts at LSN {first}, inside an atomic batch"));

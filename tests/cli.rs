@@ -80,6 +80,24 @@ fn verify_stale_segment_exits_2() {
     assert_eq!(doc["tail"]["segment"], next.file_name());
 }
 
+/// Regression: with the oldest of 25 segment files deleted, verify called
+/// the log clean (exit 0).
+#[test]
+fn verify_missing_oldest_segment_exits_2() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("log");
+    let (wal, _) = Wal::open(&dir, options()).unwrap();
+    // Eight records of 8000 bytes fill a 64 KiB segment.
+    for _ in 0..25 * 8 {
+        wal.append(&[0x5a; 8000]).unwrap();
+    }
+    wal.close().unwrap();
+    assert!(Reader::open(&dir).unwrap().inspection().segments.len() >= 25);
+    std::fs::remove_file(dir.join(SegmentId::new(1).file_name())).unwrap();
+    let (status, doc) = verify(&dir);
+    assert_eq!(status, CORRUPT, "verify of a log missing its first segment file: {doc}");
+}
+
 #[test]
 fn verify_wrong_magic_exits_2() {
     let (_tmp, dir) = durable_log(10);

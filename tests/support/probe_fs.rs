@@ -1,0 +1,137 @@
+//! A pass-through `FileSystem` that lets a test observe and hold the log's
+//! I/O: it counts the bytes every `read_at` returns (so a test can tell one
+//! record's read from a scan, without timing anything), and can hold every
+//! `fdatasync` at a gate until the test opens it (so a test can gather
+//! waiters behind one flush it knows is in progress).
+#![allow(dead_code)]
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use seawall::io::{FileSystem, StdFs, WalFile};
+
+/// Syncs wait here while the gate is shut.
+#[derive(Debug, Default)]
+struct Gate {
+    /// (shut, syncs waiting at the gate)
+    state: Mutex<(bool, usize)>,
+    cv: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    bytes_read: AtomicU64,
+    gate: Gate,
+}
+
+/// The real file system, observed. Clones share their counters and gate.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeFs(Arc<Shared>);
+
+impl ProbeFs {
+    pub fn new() -> ProbeFs {
+        ProbeFs::default()
+    }
+
+    /// Bytes returned by every `read_at` of every file so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.0.bytes_read.load(Ordering::SeqCst)
+    }
+
+    /// From now on every `fdatasync` waits until [`ProbeFs::open_gate`].
+    pub fn shut_gate(&self) {
+        self.0.gate.state.lock().unwrap().0 = true;
+    }
+
+    /// Lets every held and future `fdatasync` through.
+    pub fn open_gate(&self) {
+        self.0.gate.state.lock().unwrap().0 = false;
+        self.0.gate.cv.notify_all();
+    }
+
+    /// Returns once `n` syncs wait at the gate. It ends when the log reaches
+    /// the gate; a test calling it runs under a watchdog in case it never does.
+    pub fn wait_for_held_syncs(&self, n: usize) {
+        let g = &self.0.gate;
+        let mut s = g.state.lock().unwrap();
+        while s.1 < n {
+            s = g.cv.wait(s).unwrap();
+        }
+    }
+
+    fn wrap(&self, file: Box<dyn WalFile>) -> Box<dyn WalFile> {
+        Box::new(ProbeFile { fs: self.clone(), file })
+    }
+}
+
+impl FileSystem for ProbeFs {
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+        StdFs.create(path).map(|f| self.wrap(f))
+    }
+    fn open(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+        StdFs.open(path).map(|f| self.wrap(f))
+    }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+        StdFs.open_read(path).map(|f| self.wrap(f))
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        StdFs.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> io::Result<()> {
+        StdFs.remove(path)
+    }
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        StdFs.create_dir_all(path)
+    }
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        StdFs.sync_dir(path)
+    }
+}
+
+#[derive(Debug)]
+struct ProbeFile {
+    fs: ProbeFs,
+    file: Box<dyn WalFile>,
+}
+
+impl WalFile for ProbeFile {
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        self.file.write_at(buf, offset)
+    }
+    fn sync_data(&self) -> io::Result<()> {
+        let g = &self.fs.0.gate;
+        let mut s = g.state.lock().unwrap();
+        if s.0 {
+            s.1 += 1;
+            g.cv.notify_all();
+            while s.0 {
+                s = g.cv.wait(s).unwrap();
+            }
+            s.1 -= 1;
+        }
+        drop(s);
+        self.file.sync_data()
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let n = self.file.read_at(buf, offset)?;
+        self.fs.0.bytes_read.fetch_add(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.file.len()
+    }
+    fn data_end(&self, len: u64) -> u64 {
+        self.file.data_end(len)
+    }
+    fn data_regions(&self, from: u64, to: u64) -> Vec<(u64, u64)> {
+        self.file.data_regions(from, to)
+    }
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+    fn allocate(&self, len: u64) -> io::Result<()> {
+        self.file.allocate(len)
+    }
+}

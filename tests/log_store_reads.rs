@@ -26,6 +26,8 @@ type Records = Vec<(u64, Vec<u8>)>;
 /// buffer spills as records arrive), and whose last record is still in the
 /// write buffer.
 struct Layered {
+    /// Bind it for as long as the log is used: dropping it removes the
+    /// directory under the open log.
     dir: tempfile::TempDir,
     wal: Wal,
     records: Records,
@@ -178,7 +180,7 @@ fn boundaries(wal: &Wal, records: &[(u64, Vec<u8>)]) -> Vec<u64> {
 
 #[test]
 fn reads_return_synced_written_and_buffered_records_without_syncing() {
-    let Layered { wal, records, synced, .. } = layered();
+    let Layered { dir: _dir, wal, records, synced } = layered();
     let last = records.len() as u64;
     let durable = wal.durable_lsn();
     assert_eq!(durable, Lsn::new(synced));
@@ -208,7 +210,7 @@ fn reads_return_synced_written_and_buffered_records_without_syncing() {
 
 #[test]
 fn a_range_over_buffered_records_writes_them_without_syncing() {
-    let Layered { wal, records, .. } = layered();
+    let Layered { dir: _dir, wal, records, .. } = layered();
     let before = wal.stats();
     let tail = &records[records.len() - 40..];
     assert_eq!(collect(wal.range(Lsn::new(tail[0].0)..).unwrap()), tail);
@@ -219,7 +221,7 @@ fn a_range_over_buffered_records_writes_them_without_syncing() {
 
 #[test]
 fn every_kind_of_range_matches_the_records_across_segments() {
-    let Layered { wal, records, synced, .. } = layered();
+    let Layered { dir: _dir, wal, records, synced } = layered();
     let fsyncs = wal.stats().fsyncs;
     let last = records.len() as u64;
     let points = interesting(1, last, &boundaries(&wal, &records), &[synced + 1, last / 2]);

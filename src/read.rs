@@ -171,6 +171,10 @@ fn record_len(file: &SegmentFile, off: u64, next: Option<u64>) -> Result<usize> 
     if let Some(n) = next.filter(|&n| n > off) {
         return Ok((n - off) as usize);
     }
+    let size = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
+    if off + RECORD_HEADER_LEN as u64 > size {
+        return Ok(size.saturating_sub(off) as usize);
+    }
     let head = file.read(off, RECORD_HEADER_LEN)?;
     let len = u32::from_le_bytes(head[REC_LEN_OFF..REC_LEN_OFF + 4].try_into().expect("4 bytes")) as u64;
     Ok((RECORD_HEADER_LEN as u64 + len).min(file.capacity.saturating_sub(off)) as usize)
@@ -178,7 +182,8 @@ fn record_len(file: &SegmentFile, off: u64, next: Option<u64>) -> Result<usize> 
 
 /// Reads and validates record `lsn` at `off` of `file`.
 pub(crate) fn read_one(file: &SegmentFile, salt: u64, off: u64, next: Option<u64>, lsn: u64) -> Result<Record> {
-    let len = record_len(file, off, next)?;
+    let size = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
+    let len = record_len(file, off, next)?.min(size.saturating_sub(off) as usize);
     let block = Bytes::from(file.read(off, len)?);
     decode_at(&block, 0, file, salt, off, lsn).map(|(r, _)| r)
 }
@@ -253,7 +258,9 @@ impl Iter {
             return Ok((off - at) as usize);
         }
         let len = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
-        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off)).max(need as u64);
+        // A damaged length field may reach past the file: read what there
+        // is, and let the record's checksum fail.
+        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off));
         self.block = Bytes::from(file.read(off, want as usize)?);
         self.block_at = (file.id, off);
         Ok(0)
@@ -264,6 +271,9 @@ impl Iter {
     /// bytes that are not a record of this segment.
     fn record_at(&mut self, span: &ReadSpan, off: u64) -> Result<Option<(crate::record::RawRecord, usize)>> {
         let at = self.ensure(&span.file, off, RECORD_HEADER_LEN)?;
+        if self.block.len() < at + RECORD_HEADER_LEN {
+            return Ok(None);
+        }
         let len = u32::from_le_bytes(self.block[at + REC_LEN_OFF..at + REC_LEN_OFF + 4].try_into().expect("4 bytes"));
         let size = crate::format::record_size(u64::from(len)).min(span.file.capacity.saturating_sub(off)) as usize;
         let at = self.ensure(&span.file, off, size.max(RECORD_HEADER_LEN))?;

@@ -454,23 +454,24 @@ impl crate::wal::Wal {
         if lsn.get() > st.written_lsn {
             st = inner.gc.wait(st, crate::state::Target::written(lsn.get(), since))?;
         }
+        // Where the record lies is settled under the state lock, which
+        // truncations hold: a sealed segment's index on disk is cleared when
+        // `truncate_after` cuts inside it.
         let seg = &st.buffer.seg;
-        let active = if lsn.get() >= seg.first_lsn {
+        let segs = crate::lock(&inner.segments);
+        let at = if lsn.get() >= seg.first_lsn {
             let i = (lsn.get() - seg.first_lsn) as usize;
             let (off, next) = (u64::from(seg.offsets[i]), seg.offsets.get(i + 1).map(|&o| u64::from(o)));
-            let segs = crate::lock(&inner.segments);
             let e = segs.entries().last().expect("an active segment");
             Some((e.handle().expect("written records have a file"), e.salt, off, next))
         } else {
-            None
+            segs.locate_sealed(lsn.get())?.map(|l| (l.file, l.salt, l.offset, l.next))
         };
+        drop(segs);
         drop(st);
-        let res = match active {
+        let res = match at {
             Some((file, salt, off, next)) => read_one(&file, salt, off, next, lsn.get()),
-            None => match crate::lock(&inner.segments).locate_sealed(lsn.get())? {
-                Some(l) => read_one(&l.file, l.salt, l.offset, l.next, lsn.get()),
-                None => Err(Error::Truncated { lsn }),
-            },
+            None => Err(Error::Truncated { lsn }),
         };
         match res {
             Ok(r) => inner.check_still_in_log(lsn.get(), since).map(|()| r),

@@ -132,6 +132,21 @@ impl Record {
     }
 }
 
+impl Record {
+    /// A record found outside the log's index (`forensic.rs`), already
+    /// validated by its finder.
+    pub(crate) fn found(
+        lsn: u64,
+        payload: Bytes,
+        kind: RecordKind,
+        segment: SegmentId,
+        offset: u64,
+        checksum: u32,
+    ) -> Record {
+        Record { lsn: Lsn::new(lsn), payload, kind, segment, offset, checksum }
+    }
+}
+
 /// The records of one segment an iterator covers.
 #[derive(Debug, Clone)]
 pub(crate) struct ReadSpan {

@@ -226,6 +226,9 @@ pub enum BadFileReason {
     /// It is named like a segment whose id is above
     /// [`crate::format::MAX_SEGMENT_ID`], so the log could not rotate past it.
     IdOutOfRange,
+    /// Read on its own (`forensic::read_file`), it holds neither a valid
+    /// segment header nor a record under any salt it names.
+    NotASegment,
 }
 
 impl std::fmt::Display for BadFileReason {
@@ -233,6 +236,7 @@ impl std::fmt::Display for BadFileReason {
         f.write_str(match self {
             BadFileReason::NotRegular => "named like a segment but not a regular file",
             BadFileReason::IdOutOfRange => "named like a segment with an id too large to rotate past",
+            BadFileReason::NotASegment => "not a seawall segment file: no valid header and no valid record",
         })
     }
 }

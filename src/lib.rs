@@ -37,6 +37,7 @@ mod buffer;
 mod decide;
 mod durable;
 mod error;
+pub mod forensic;
 pub mod format;
 mod group_commit;
 mod inspect;

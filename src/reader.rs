@@ -36,7 +36,7 @@ use crate::Lsn;
 /// ```
 #[derive(Debug)]
 pub struct Reader {
-    analysis: Analysis,
+    pub(crate) analysis: Analysis,
     segments: SegmentSet,
 }
 

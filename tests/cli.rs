@@ -376,7 +376,7 @@ fn read_only_commands_change_no_byte_of_a_damaged_log() {
     flip_bit(&seg, off + 40, 5);
     std::fs::remove_file(dir.join("LOCK")).unwrap();
     let before = snapshot(&dir);
-    let commands: [&[&str]; 11] = [
+    let commands: [&[&str]; 14] = [
         &["inspect"],
         &["inspect", "--json"],
         &["verify"],
@@ -386,6 +386,9 @@ fn read_only_commands_change_no_byte_of_a_damaged_log() {
         &["dump", "--format", "hex"],
         &["dump", "--format", "raw"],
         &["dump", "--from", "3", "--to", "9"],
+        &["dump", "--past-damage"],
+        &["dump", "--past-damage", "--meta", "--json"],
+        &["dump", "--follow", "--to", "3"],
         &["repair", "--dry-run"],
         &["repair", "--dry-run", "--salvage"],
     ];
@@ -393,6 +396,11 @@ fn read_only_commands_change_no_byte_of_a_damaged_log() {
         let out = run(args, &dir);
         assert!(!stderr(&out).contains("panicked"), "{args:?}: {}", stderr(&out));
         assert_eq!(snapshot(&dir), before, "{args:?} modified the log");
+    }
+    for file in std::fs::read_dir(&dir).unwrap() {
+        let out = seawall().args(["dump", "--meta"]).arg(file.unwrap().path()).output().unwrap();
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        assert_eq!(snapshot(&dir), before, "dump of a file modified the log");
     }
     assert!(!dir.join("LOCK").exists(), "a read-only command created the lock file");
 }

@@ -20,6 +20,10 @@ mod common;
 mod demo;
 #[path = "seawall/dump.rs"]
 mod dump;
+#[path = "seawall/follow.rs"]
+mod follow;
+#[path = "seawall/found.rs"]
+mod found;
 #[path = "seawall/inspect.rs"]
 mod inspect;
 #[path = "seawall/repair.rs"]
@@ -57,8 +61,8 @@ struct Cli {
 enum Command {
     /// Summarise a log: one row per segment, totals, and the tail's state. Read-only.
     Inspect(inspect::Args),
-    /// Print records in LSN order. Read-only.
-    #[command(after_help = dump::EXIT_CODES)]
+    /// Print records in LSN order, also past damage, of one file, or as they are appended. Read-only.
+    #[command(after_help = dump::AFTER_HELP)]
     Dump(dump::Args),
     /// Check every record's checksum and classify the log's end. Read-only.
     #[command(after_help = verify::EXIT_CODES)]

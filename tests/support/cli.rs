@@ -122,3 +122,8 @@ pub fn assert_one_clear_line(out: &std::process::Output) {
     assert!(err.starts_with("seawall: "), "stderr: {err:?}");
     assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "stderr: {err:?}");
 }
+
+/// The objects of JSON Lines output, one per line.
+pub fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+    stdout(out).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}

@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use seawall::{Error, Reader, RemovalReason, SegmentState, TailState};
+use seawall::{Bytes, Error, Reader, RemovalReason, SegmentState, TailState};
 
 /// The documented exit statuses (see `EXIT_CODES` in the binary's root).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -239,6 +239,33 @@ pub fn tail_json(tail: &TailState) -> serde_json::Value {
             "reason": reason.to_string(), "valid_records_after": valid_records_after,
         }),
     }
+}
+
+/// Metadata entries as `key = value` lines, each side as text (escaped) when
+/// it is UTF-8, else as `0x` and hex.
+pub fn meta_lines(metas: &std::collections::BTreeMap<Bytes, Bytes>) -> Vec<String> {
+    let shown = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(s) => format!("\"{}\"", s.escape_debug()),
+        Err(_) => b.iter().fold("0x".to_string(), |acc, x| acc + &format!("{x:02x}")),
+    };
+    metas.iter().map(|(k, v)| format!("{} = {}", shown(k), shown(v))).collect()
+}
+
+/// Metadata entries as a JSON array of objects, each side as UTF-8 or
+/// base64 (`key_encoding`, `value_encoding` say which), in key order.
+pub fn meta_json(metas: &std::collections::BTreeMap<Bytes, Bytes>) -> serde_json::Value {
+    use base64::Engine;
+    let encode = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(s) => ("utf8", s.to_string()),
+        Err(_) => ("base64", base64::engine::general_purpose::STANDARD.encode(b)),
+    };
+    metas
+        .iter()
+        .map(|(k, v)| {
+            let ((ke, k), (ve, v)) = (encode(k), encode(v));
+            serde_json::json!({ "key": k, "key_encoding": ke, "value": v, "value_encoding": ve })
+        })
+        .collect()
 }
 
 /// Prints rows as a table: columns padded to their widest cell; columns

@@ -1,4 +1,5 @@
-//! `seawall inspect`: one row per segment, totals, and the state of the tail.
+//! `seawall inspect`: one row per segment, totals, the state of the tail,
+//! missing LSN ranges, the purge point and the metadata.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,9 +24,9 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
     let insp = reader.inspection();
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", to_json(insp, writer))?;
+        writeln!(out, "{}", to_json(insp, reader.purge_point(), writer))?;
     } else {
-        print_human(&mut out, &args.dir, insp, writer)?;
+        print_human(&mut out, &args.dir, insp, reader.purge_point(), writer)?;
     }
     Ok(Exit::Ok)
 }
@@ -34,7 +35,13 @@ fn opt_lsn(l: Option<Lsn>) -> String {
     l.map_or_else(|| "-".into(), |l| l.to_string())
 }
 
-fn print_human(out: &mut impl Write, dir: &std::path::Path, insp: &Inspection, writer: Writer) -> std::io::Result<()> {
+fn print_human(
+    out: &mut impl Write,
+    dir: &std::path::Path,
+    insp: &Inspection,
+    purge_point: Option<Lsn>,
+    writer: Writer,
+) -> std::io::Result<()> {
     writeln!(out, "log {} (read-only; {})", dir.display(), writer.note())?;
     writeln!(out)?;
     let mut rows = vec![["SEGMENT", "FIRST LSN", "LAST LSN", "RECORDS", "USED", "ALLOCATED", "STATE"]
@@ -72,11 +79,27 @@ fn print_human(out: &mut impl Write, dir: &std::path::Path, insp: &Inspection, w
     common::table(out, &rows, &[1, 2, 3, 4, 5])?;
     writeln!(out)?;
     writeln!(out, "tail: {}", tail_sentence(&insp.tail))?;
-    writeln!(out, "rule: {} ({})", insp.rule, insp.why)
+    writeln!(out, "rule: {} ({})", insp.rule, insp.why)?;
+    for range in &insp.missing {
+        writeln!(
+            out,
+            "missing: LSN {}..={}: the log should hold them, no segment file does",
+            range.start(),
+            range.end()
+        )?;
+    }
+    let purge = purge_point.map_or_else(|| "none set".to_string(), |p| format!("LSN {p}"));
+    writeln!(out, "purge point: {purge}")?;
+    let entries = if insp.metas.len() == 1 { "1 entry".to_string() } else { format!("{} entries", insp.metas.len()) };
+    writeln!(out, "metadata: {entries}")?;
+    for line in common::meta_lines(&insp.metas) {
+        writeln!(out, "  {line}")?;
+    }
+    Ok(())
 }
 
 /// The inspection as one JSON document with stable field names.
-pub fn to_json(insp: &Inspection, writer: Writer) -> serde_json::Value {
+pub fn to_json(insp: &Inspection, purge_point: Option<Lsn>, writer: Writer) -> serde_json::Value {
     let segments: Vec<_> = insp
         .segments
         .iter()
@@ -102,5 +125,8 @@ pub fn to_json(insp: &Inspection, writer: Writer) -> serde_json::Value {
         "tail": tail_json(&insp.tail),
         "rule": insp.rule,
         "why": insp.why,
+        "missing": insp.missing.iter().map(|r| json!({ "first": r.start().get(), "last": r.end().get() })).collect::<Vec<_>>(),
+        "purge_point": purge_point.map(Lsn::get),
+        "metadata": common::meta_json(&insp.metas),
     })
 }

@@ -449,8 +449,9 @@ impl crate::wal::Wal {
     /// Reads record `lsn` in O(1) through the offset index, validating its
     /// checksums. Never syncs: a record appended but not yet written is
     /// written (without a sync) first. Fails with [`Error::LsnOutOfRange`]
-    /// outside `first_lsn()..=last_lsn()`, and with [`Error::Truncated`] if a
-    /// truncation removed the record while it was being read.
+    /// outside `first_lsn()..=last_lsn()`, with [`Error::Truncated`] if a
+    /// truncation removed the record while it was being read, and with
+    /// [`Error::Poisoned`] once a write or sync has failed.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -462,6 +463,9 @@ impl crate::wal::Wal {
     pub fn read(&self, lsn: Lsn) -> Result<Record> {
         let inner = &self.inner;
         let mut st = inner.gc.lock_state();
+        // A failed call may have left the state half changed (a failed
+        // `reset` its new first LSN): a poisoned log reads nothing.
+        st.check_usable()?;
         if lsn.get() < st.first_lsn || lsn.get() > st.last_lsn() {
             return Err(st.out_of_range(lsn));
         }
@@ -497,7 +501,8 @@ impl crate::wal::Wal {
     /// Iterates over the records in `range` (any range of [`Lsn`]s; an open
     /// end stops at the last record appended when the call is made). Never
     /// syncs; records not yet written are written (without a sync) first.
-    /// Payloads are slices of large reads: no copy per record.
+    /// Payloads are slices of large reads: no copy per record. Fails with
+    /// [`Error::Poisoned`] once a write or sync has failed.
     ///
     /// ```
     /// # let dir = tempfile::tempdir().unwrap();
@@ -511,6 +516,7 @@ impl crate::wal::Wal {
     pub fn range(&self, range: impl RangeBounds<Lsn>) -> Result<Iter> {
         let inner = &self.inner;
         let st = inner.gc.lock_state();
+        st.check_usable()?;
         let (from, to) = resolve(range, st.first_lsn, st.last_lsn())?;
         let since = st.cuts.len();
         if from > to {

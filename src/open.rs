@@ -317,6 +317,15 @@ fn recover(
     let fs: &dyn FileSystem = factory.fs.as_ref();
     let (repairs, rest): (Vec<_>, Vec<_>) =
         actions.drain(..).partition(|a| matches!(a, RecoveryAction::RepairedPage { .. }));
+    // A tail missing its snapshot has its metadata from an earlier segment,
+    // maybe one that is superseded and about to be removed (a `reset` or a
+    // cut that crashed before its snapshot was durable): removals wait until
+    // the snapshot is durable anew in the tail's copy, or for a later open.
+    // (Files after the tail hold no metadata, and the copy may reuse one.)
+    let lacks_snapshot = a.spans.last().filter(|t| !t.meta_complete).map(|t| t.id);
+    let (deferred, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(|x| {
+        matches!((x, lacks_snapshot), (RecoveryAction::RemovedSegment { segment, .. }, Some(tail)) if *segment < tail)
+    });
     execute(fs, a, &repairs)?;
     let mut done = repairs;
     // Adopt only what is durable for real (see the module doc).
@@ -361,6 +370,11 @@ fn recover(
             drop(set);
             report.actions.push(action);
             report.segments += usize::from(kept_old);
+            if !deferred.is_empty() {
+                execute(fs, a, &deferred)?;
+                fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
+                report.actions.extend(deferred);
+            }
             start
         }
         (Some(tail), Some(handle)) => {

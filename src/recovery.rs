@@ -370,21 +370,26 @@ fn judge_run(
     let successor_exists = segs.get(tail + 1).is_some_and(|n| n.id == segs[tail].id.next());
     let tail_out = judge_segment(&segs[tail], None, successor_exists, verify, true)?;
     let tail_meta = &tail_out.judged.as_ref().expect("the tail is walked").walker.meta;
-    a.meta = if tail_meta.complete {
-        tail_meta.clone()
+    // The segment whose metadata counts (`None`: no segment has any).
+    let (meta_from, meta) = if tail_meta.complete {
+        (Some(tail), tail_meta.clone())
     } else {
         // The tail's first write (its snapshot) never became durable: the
         // metadata is what the segment before it ended with.
         match (0..tail).rev().find(|&i| matches!(segs[i].state, HeaderState::Valid(_))) {
-            Some(i) => judge_segment(&segs[i], None, false, true, true)?.judged.expect("walked").walker.meta,
-            None => MetaState::default(),
+            Some(i) => (Some(i), judge_segment(&segs[i], None, false, true, true)?.judged.expect("walked").walker.meta),
+            None => (None, MetaState::default()),
         }
     };
+    a.meta = meta;
     if let HeaderState::Valid(h) = segs[base].state {
-        if h.reset {
-            // A reset base starts the log at its first LSN, whatever a
-            // fallback to the old log's metadata says.
-            a.meta.first_lsn = a.meta.first_lsn.max(h.first_lsn);
+        if h.reset && meta_from.is_none_or(|i| i < base) {
+            // A reset base starts a new log at its first LSN. Metadata
+            // taken from before it (the reset's snapshot never became
+            // durable) keeps its entries, but its purge point belongs to
+            // the old log, which may have run past `first_lsn` when the
+            // reset went back.
+            a.meta.first_lsn = h.first_lsn;
         }
     }
     let mut outcomes: Vec<(usize, Outcome)> = Vec::new();

@@ -145,7 +145,8 @@ impl Explorer<'_> {
         let mut run = run(&self.dirs.live2, &self.opts, &fs, e.clone(), &actions)?;
         let open = &mut run.history.calls[0];
         open.during = open.after.clone();
-        if open.after.log.len() != recovered.records.len() || open.after.base != recovered.first {
+        let a = &open.after;
+        if a.floor != recovered.first || a.next_lsn() != recovered.first + recovered.records.len() as u64 {
             return Err("recovery through the recording file system found another log".into());
         }
         self.explore(&fs, &run.history, DiskModel::from_image(image), false)
@@ -224,6 +225,8 @@ fn alphabet() -> Vec<Action> {
         Action::TruncateBefore(255),
         Action::TruncateAfter(128),
         Action::Reopen,
+        Action::SetMeta(0, 300),
+        Action::Reset(200),
     ]
 }
 
@@ -436,6 +439,31 @@ fn truncated_record_stays_cut_when_recovery_is_interrupted() {
     use Action::*;
     let actions =
         [AppendDurable(100), Append(200), Append(38), TruncateAfter(170), AppendDurable(500), TruncateAfter(85)];
+    explore_scenario(&actions, small_segments().preallocate(false));
+    explore_scenario(&actions, small_segments());
+}
+
+/// `reset` writes the header of a segment flagged as a reset, then its
+/// metadata snapshot. When the process died between the two, recovery
+/// took the metadata from the old log's segment, removed that segment as
+/// superseded, and only then wrote the tail's snapshot anew: a power loss
+/// in between lost every metadata entry.
+#[test]
+fn metadata_survives_a_crash_while_recovery_completes_a_reset() {
+    use Action::*;
+    let actions = [AppendDurable(100), SetMeta(1, 40), Reset(230), AppendDurable(60)];
+    explore_scenario(&actions, small_segments().preallocate(false));
+    explore_scenario(&actions, small_segments());
+}
+
+/// `reset` back to a lower LSN than the old log reached. A crash that kept
+/// the reset segment's header but not its snapshot left recovery with the
+/// old log's purge point, past every LSN of the new log, and it refused the
+/// log as corrupt instead of finding the empty log the reset started.
+#[test]
+fn reset_to_a_lower_lsn_survives_a_crash_before_its_snapshot() {
+    use Action::*;
+    let actions = [AppendDurable(100), SetMeta(1, 40), Reset(230), Append(70), AppendDurable(60), Reset(10)];
     explore_scenario(&actions, small_segments().preallocate(false));
     explore_scenario(&actions, small_segments());
 }

@@ -18,10 +18,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Condvar, Mutex};
 
 use common::fault::{Fault, FaultPlan, OpKind};
-use common::oracle::{check, payload, Entry, Expect, Recovered};
+use common::oracle::{check, check_metas, meta_value, payload, Entry, Expect, Recovered};
+use common::reads::check_reads;
 use common::recording_fs::{materialize, DiskModel, Image, PassThroughFs, RecordingFs, SyncPolicy};
 use common::scratch_dir;
-use common::workload::Action;
+use common::workload::{Action, CALLBACK_TIMEOUT};
 use seawall::io::{FileSystem, StdFs, WalFile};
 use seawall::raw::HeaderState;
 use seawall::{Error, Lsn, Options, SegmentHeader, SegmentId, Wal};
@@ -89,11 +90,13 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
                 wal.sync(Lsn::new(last)).map(|()| m.acked = last)
             }
             Action::TruncateBefore(frac) => {
-                let (first, last) = (wal.first_lsn().get(), m.next_lsn() - 1);
+                let (first, last) = (m.floor, m.next_lsn() - 1);
                 let lsn = first + (last + 1 - first) * u64::from(*frac) / 255;
-                during.floor = during.floor.max(lsn);
-                wal.truncate_before(Lsn::new(lsn)).map(|_| {
-                    m = during.clone();
+                during.floor = lsn;
+                during.purges.push(lsn);
+                wal.truncate_before(Lsn::new(lsn)).map(|first| {
+                    assert_eq!(first.get(), lsn, "step {i}: the purge point is exact");
+                    m.purge_to(lsn);
                     m.acked = m.next_lsn() - 1;
                 })
             }
@@ -108,6 +111,43 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
                     m.cut_after(lsn);
                     m.acked = lsn;
                 })
+            }
+            Action::SetMeta(key, len) => {
+                let (k, v) = (format!("key{}", key % 3).into_bytes(), meta_value(seq, *len));
+                seq += 1;
+                during.pending = Some((k.clone(), v.clone()));
+                wal.set_meta(&k, &v).map(|()| {
+                    m.metas.insert(k, v);
+                    m.acked = m.next_lsn() - 1;
+                })
+            }
+            Action::Reset(frac) => {
+                let next = 1 + (m.next_lsn() + 7) * u64::from(*frac) / 255;
+                during.reset_to = Some(next);
+                wal.reset(Lsn::new(next)).map(|()| m = Expect::empty_at(next, m.metas.clone()))
+            }
+            Action::Read(frac) => {
+                // A read may write buffered records (never sync them), so it
+                // may fail; what it returns is the model's record. (On an
+                // empty log it reads past the end.)
+                let (first, n) = (m.floor, m.next_lsn() - m.floor);
+                let lsn = first + n.saturating_sub(1) * u64::from(*frac) / 255;
+                match wal.read(Lsn::new(lsn)) {
+                    Ok(rec) => {
+                        let want = m.entry(lsn).expect("a record of the model");
+                        assert_eq!(rec.payload()[..], payload(want.seq, want.len)[..], "step {i}: read({lsn})");
+                        Ok(())
+                    }
+                    Err(Error::LsnOutOfRange { .. }) if n == 0 => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Action::OnDurable => {
+                let last = m.next_lsn() - 1;
+                let (tx, rx) = std::sync::mpsc::channel();
+                wal.on_durable(Lsn::new(last), move |res| drop(tx.send(res)));
+                let res = rx.recv_timeout(CALLBACK_TIMEOUT).map_err(|e| format!("step {i}: no callback: {e}"))?;
+                res.map(|()| m.acked = m.acked.max(last))
             }
             Action::Reopen => {
                 if let Some(f) = &failed {
@@ -142,8 +182,9 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
             (None, Ok(())) => {}
             (None, Err(e)) => {
                 // A failed group leaves durable_lsn where it was. (Truncations
-                // sync everything before they cut, so they may move it.)
-                let group_commit = !matches!(a, Action::TruncateBefore(_) | Action::TruncateAfter(_));
+                // and resets sync everything before they cut, so they may move it.)
+                let group_commit =
+                    !matches!(a, Action::TruncateBefore(_) | Action::TruncateAfter(_) | Action::Reset(_));
                 if group_commit && wal.durable_lsn().get() > acked_before.max(m.acked) {
                     return Err(format!("step {i} ({a:?}) failed ({e}) but durable_lsn() says {}", wal.durable_lsn()));
                 }
@@ -177,7 +218,10 @@ fn reopen_and_check(
     materialize(image, dir);
     let (wal, _) = Wal::open_with(dir, opts.clone(), fs).map_err(|err| format!("reopen failed: {err}"))?;
     let r = Recovered::read(&wal)?;
-    check(e, &r)
+    check(e, &r)?;
+    check_metas(e, &r)?;
+    let mut rng = common::Rng::new(r.first ^ r.last() << 20);
+    check_reads("Wal", &wal, e, (r.first, r.last()), &mut rng)
 }
 
 /// Fault runs per kind of call and fault.
@@ -281,6 +325,35 @@ fn workload() -> Vec<Action> {
     ]
 }
 
+/// A workload of the log-store calls between ordinary ones: `set_meta`
+/// (three keys, one set twice), reads of a written and of a buffered
+/// record, an exact purge inside a kept segment, `on_durable`, `reset`
+/// forward and back, and a reopen.
+fn log_store_workload() -> Vec<Action> {
+    use Action::*;
+    vec![
+        AppendDurable(100),
+        Append(3000),
+        SetMeta(0, 300),
+        Read(128),
+        Batch(vec![50, 600]),
+        AppendDurable(40_000),
+        SetMeta(1, 900),
+        TruncateBefore(200),
+        Append(500),
+        OnDurable,
+        Reset(230),
+        Append(70),
+        SetMeta(0, 40),
+        Read(255),
+        Reset(10),
+        AppendDurable(64),
+        Reopen,
+        SetMeta(2, 20),
+        Sync,
+    ]
+}
+
 fn small_segments() -> Options {
     Options::default().segment_size(64 * 1024).background_preallocation(false).write_buffer_size(4096)
 }
@@ -296,6 +369,33 @@ fn every_fault_at_every_call_index() {
         a.runs + b.runs + c.runs,
         a.indexes + b.indexes + c.indexes
     );
+}
+
+/// `set_meta`, `reset`, exact purges, reads and `on_durable` under every
+/// fault: a failed call returns an error and poisons the log, and the log
+/// reopens to a state the oracle allows (records, metadata and reads).
+#[test]
+fn every_fault_at_every_call_index_of_log_store_calls() {
+    let a = exercise("log-store calls, preallocated", small_segments(), &log_store_workload());
+    let b = exercise("log-store calls, growing", small_segments().preallocate(false), &log_store_workload());
+    assert!(a.surfaced > 0 && b.surfaced > 0, "faults surfaced as errors");
+}
+
+/// A `reset` whose write failed poisoned the log but left its first LSN
+/// moved past its last, and `read` answered `LsnOutOfRange` as if the log
+/// were whole. A poisoned log refuses reads too, as it refuses every call.
+#[test]
+fn reads_refuse_a_log_poisoned_by_a_failed_reset() {
+    use Action::*;
+    let opts = small_segments();
+    let n = last_call_of(OpKind::Write, &opts, &[AppendDurable(100), Reset(230)]);
+    let root = scratch_dir("seawall-faults-");
+    let (wal, _fs) = open_faulty(root.path(), &opts, FaultPlan::once(n, Fault::Eio));
+    wal.append_durable(&payload(1, 100)).unwrap();
+    assert!(wal.reset(Lsn::new(9)).is_err(), "the reset's last write fails");
+    assert!(matches!(wal.read(Lsn::new(1)), Err(Error::Poisoned { .. })), "read: {:?}", wal.read(Lsn::new(1)));
+    assert!(matches!(wal.range(..), Err(Error::Poisoned { .. })), "range");
+    assert!(matches!(wal.iter_from(Lsn::new(1)), Err(Error::Poisoned { .. })), "iter_from");
 }
 
 /// The index of the last seam call of `kind` in a fault-free run of `actions`.

@@ -9,6 +9,7 @@ pub mod damage;
 pub mod fault;
 pub mod media;
 pub mod oracle;
+pub mod reads;
 pub mod recording_fs;
 pub mod workload;
 

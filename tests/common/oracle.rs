@@ -3,15 +3,19 @@
 //! whole crash state (every reader of it, and a second open).
 //!
 //! Payloads carry a unique sequence number, so a record cut by
-//! `truncate_after` can never be mistaken for the one that replaced it.
+//! `truncate_after` can never be mistaken for the one that replaced it;
+//! metadata values do too, so a value can never be mistaken for another.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use seawall::{Error, Lsn, Options, Reader, RecordKind, RecoveryMode, TailState, Wal};
 
 use super::media::Damage;
+use super::reads::check_reads;
 use super::recording_fs::{materialize, Image, NoSync, PassThroughFs};
+use super::Rng;
 
 /// One record of the model log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -40,27 +44,73 @@ pub fn payload(seq: u64, len: u32) -> Vec<u8> {
     p
 }
 
+/// Metadata as the oracle keeps it: key to value.
+pub type Metas = BTreeMap<Vec<u8>, Vec<u8>>;
+
 /// What a recovered log may be at one point of a workload.
 ///
 /// `log` holds the records LSN `base`, `base + 1`, ... that may come back
-/// (a recovered log must be a contiguous run of it); it may start anywhere
-/// from `base` to `floor` (whole segments before `floor` may have been removed
-/// by `truncate_before`) and must reach at least `acked`.
+/// (a recovered log must be a contiguous run of it, and those before the
+/// purge point only after media damage: the purge is logical); it starts at
+/// the purge point `floor` or, while a `truncate_before` runs, at the one
+/// before (purge points are exact), and must reach at least `acked`. While a
+/// `reset` runs, the empty log starting at `reset_to` may come back instead.
+///
+/// Its metadata is `metas` (every completed `set_meta`), except that while a
+/// `set_meta` runs, its key may hold either the old value or `pending`'s.
 #[derive(Clone, Debug)]
 pub struct Expect {
     pub base: u64,
     pub log: Vec<Entry>,
     pub floor: u64,
     pub acked: u64,
-    /// Every purge point `truncate_before` set (the log may start inside a
-    /// batch only at one of them).
+    /// Where the log may start (inside a batch, too): `floor`, and while a
+    /// `truncate_before` runs, the purge point before it.
     pub purges: Vec<u64>,
+    pub metas: Metas,
+    /// The key and value of a `set_meta` that is running.
+    pub pending: Option<(Vec<u8>, Vec<u8>)>,
+    /// The `next` of a `reset` that is running.
+    pub reset_to: Option<u64>,
+}
+
+/// The value a `set_meta` of the workload sets: `seq` makes it unique, as
+/// in a payload; at least 8 bytes.
+pub fn meta_value(seq: u64, len: u32) -> Vec<u8> {
+    payload(seq, len.max(8))
 }
 
 impl Expect {
     /// The empty log of a fresh directory.
     pub fn empty() -> Expect {
-        Expect { base: 1, log: Vec::new(), floor: 1, acked: 0, purges: Vec::new() }
+        Expect::empty_at(1, Metas::new())
+    }
+
+    /// The empty log continuing at `next` with `metas`: what `reset(next)`
+    /// leaves.
+    pub fn empty_at(next: u64, metas: Metas) -> Expect {
+        Expect {
+            base: next,
+            log: Vec::new(),
+            floor: next,
+            acked: next - 1,
+            purges: vec![next],
+            metas,
+            pending: None,
+            reset_to: None,
+        }
+    }
+
+    /// What a completed `truncate_before(lsn)` leaves: the log starts exactly
+    /// at `lsn` (a no-op at or before the purge point).
+    pub fn purge_to(&mut self, lsn: u64) {
+        self.floor = self.floor.max(lsn);
+        self.purges = vec![self.floor];
+    }
+
+    /// Whether `r` is the empty log a running `reset` may leave.
+    pub fn is_reset_result(&self, r: &Recovered) -> bool {
+        self.reset_to.is_some_and(|next| r.first == next && r.records.is_empty())
     }
 
     /// A fingerprint of what this model allows. A crash state judged
@@ -70,7 +120,8 @@ impl Expect {
     pub fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        (self.base, &self.log, self.floor, self.acked).hash(&mut h);
+        (self.base, &self.log, self.floor, &self.purges, self.acked, &self.metas, &self.pending, self.reset_to)
+            .hash(&mut h);
         h.finish()
     }
 
@@ -106,6 +157,9 @@ impl Expect {
             floor: log.first,
             acked: log.first + log.records.len() as u64 - 1,
             purges: vec![log.first],
+            metas: log.metas.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect(),
+            pending: None,
+            reset_to: None,
         }
     }
 }
@@ -115,6 +169,7 @@ impl Expect {
 pub struct Recovered {
     pub first: u64,
     pub records: Vec<(RecordKind, bytes::Bytes)>,
+    pub metas: BTreeMap<bytes::Bytes, bytes::Bytes>,
 }
 
 impl Recovered {
@@ -126,7 +181,8 @@ impl Recovered {
     pub fn read(wal: &Wal) -> Result<Recovered, String> {
         let first = wal.first_lsn().get();
         let iter = wal.iter_from(Lsn::new(first)).map_err(|e| format!("iter_from({first}) failed: {e}"))?;
-        let log = Recovered::collect(first, iter)?;
+        let mut log = Recovered::collect(first, iter)?;
+        log.metas = wal.metas();
         if log.last() != wal.last_lsn().get() {
             return Err(format!("read up to LSN {} but last_lsn() is {}", log.last(), wal.last_lsn()));
         }
@@ -137,7 +193,8 @@ impl Recovered {
     pub fn read_offline(reader: &Reader) -> Result<Recovered, String> {
         let first = reader.first_lsn().get();
         let iter = reader.iter_from(Lsn::new(first)).map_err(|e| format!("Reader::iter_from({first}): {e}"))?;
-        let log = Recovered::collect(first, iter)?;
+        let mut log = Recovered::collect(first, iter)?;
+        log.metas = reader.metas();
         if log.last() != reader.last_lsn().get() {
             return Err(format!("Reader read up to LSN {} but last_lsn() is {}", log.last(), reader.last_lsn()));
         }
@@ -153,20 +210,20 @@ impl Recovered {
 
     /// Reads records until the iterator ends or fails (a damaged log may
     /// fail a read), checking LSNs are contiguous; returns the records read
-    /// and the error, if any.
+    /// (and no metadata: the caller adds it) and the error, if any.
     pub fn collect_until_error(first: u64, iter: seawall::Iter) -> Result<(Recovered, Option<Error>), String> {
         let mut records = Vec::new();
         for (i, rec) in iter.enumerate() {
             let rec = match rec {
                 Ok(rec) => rec,
-                Err(e) => return Ok((Recovered { first, records }, Some(e))),
+                Err(e) => return Ok((Recovered { first, records, metas: BTreeMap::new() }, Some(e))),
             };
             if rec.lsn().get() != first + i as u64 {
                 return Err(format!("record {} read where LSN {} was due", rec.lsn(), first + i as u64));
             }
             records.push((rec.kind(), rec.payload().clone()));
         }
-        Ok((Recovered { first, records }, None))
+        Ok((Recovered { first, records, metas: BTreeMap::new() }, None))
     }
 }
 
@@ -252,7 +309,7 @@ fn judge_reader(dir: &Path, e: &Expect, excused: bool) -> Result<(), String> {
     if let Some(err) = err.filter(|_| !reported) {
         return Err(format!("Reader: reading failed with {err}, not Error::Corruption"));
     }
-    if !reported && !excused && r.last() < e.acked {
+    if !reported && !excused && r.last() < e.acked && !e.is_reset_result(&r) {
         return Err(format!(
             "Reader shows LSNs up to {} and calls the log {tail:?}: acknowledged records {}..={} lost and not reported",
             r.last(),
@@ -304,10 +361,18 @@ fn judge_open(dir: &Path, e: &Expect, excused: bool, opts: &Options) -> Result<D
 /// Checks a recovered log against `e`: (1) every acknowledged record is back,
 /// bit-exact, with its LSN; (2) the log is a gap-free run of the model log
 /// with no phantom, stale or truncated-away record, and batches are whole.
+///
+/// While a `reset` runs, the empty log it leaves passes too. The metadata
+/// is checked by [`check_metas`].
 pub fn check(e: &Expect, r: &Recovered) -> Result<(), String> {
+    if e.is_reset_result(r) {
+        return Ok(());
+    }
     let (first, last) = (r.first, r.last());
-    if first < e.base || first > e.floor.max(e.base) {
-        return Err(format!("log starts at LSN {first}; expected between {} and {}", e.base, e.floor));
+    // Purge points are exact and durable: the log starts at the model's
+    // first LSN or, while `truncate_before` runs, at the point it sets.
+    if !e.purges.contains(&first) {
+        return Err(format!("log starts at LSN {first}; expected one of {:?}", e.purges));
     }
     if last > e.next_lsn() - 1 {
         return Err(format!("log ends at LSN {last}, past the last appended LSN {}", e.next_lsn() - 1));
@@ -332,11 +397,36 @@ pub fn check(e: &Expect, r: &Recovered) -> Result<(), String> {
     Ok(())
 }
 
-/// Opens a crash state with the real recovery and checks it: the oracle;
-/// the offline `Reader`, before recovery, must see the same log; a second
-/// open must find the same log and nothing to repair.
+/// Checks a recovered log's metadata against `e`: every key holds the value
+/// of its last completed `set_meta`, and no other key is set, except that
+/// the key of a running `set_meta` may hold the value being set.
+pub fn check_metas(e: &Expect, r: &Recovered) -> Result<(), String> {
+    let got: Metas = r.metas.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    if got == e.metas {
+        return Ok(());
+    }
+    if let Some((k, v)) = &e.pending {
+        let mut new = e.metas.clone();
+        new.insert(k.clone(), v.clone());
+        if got == new {
+            return Ok(());
+        }
+    }
+    let show = |m: &Metas| {
+        m.iter().map(|(k, v)| format!("{}={}b", String::from_utf8_lossy(k), v.len())).collect::<Vec<_>>().join(", ")
+    };
+    let pending = e.pending.as_ref().map(|(k, v)| format!("; being set: {}={}b", String::from_utf8_lossy(k), v.len()));
+    Err(format!("metadata is {{{}}}, expected {{{}}}{}", show(&got), show(&e.metas), pending.unwrap_or_default()))
+}
+
+/// Opens a crash state with the real recovery and checks it: the oracle
+/// (records, metadata, and reads of random LSNs and ranges); the offline
+/// `Reader`, before recovery, must see the same log and read the same; a
+/// second open must find the same log and nothing to repair.
 pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
     materialize(image, dir);
+    // Which LSNs are read by LSN: random, but the same for the same state.
+    let mut rng = Rng::new(super::crash::fingerprint(image) as u64 ^ e.fingerprint());
     let offline = match Reader::open(dir) {
         Ok(reader) => {
             // A pure crash state is never corruption, so every recovery mode
@@ -345,7 +435,9 @@ pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) 
             if let seawall::TailState::Corrupt { .. } = reader.inspection().tail {
                 return Err(format!("a pure crash state was judged corrupt: {:?}", reader.inspection().tail));
             }
-            Some(Recovered::read_offline(&reader)?)
+            let o = Recovered::read_offline(&reader)?;
+            check_reads("Reader", &reader, e, (o.first, o.last()), &mut rng)?;
+            Some(o)
         }
         Err(seawall::Error::NotALog { .. }) => None,
         Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
@@ -354,13 +446,17 @@ pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) 
     let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
     let r = Recovered::read(&wal)?;
     check(e, &r)?;
+    check_metas(e, &r)?;
+    check_reads("Wal", &wal, e, (r.first, r.last()), &mut rng)?;
     if let Some(o) = offline.filter(|o| o != &r) {
         return Err(format!(
-            "before recovery the Reader saw LSNs {}..={}; open recovered {}..={}",
+            "before recovery the Reader saw LSNs {}..={} ({} metadata entries); open recovered {}..={} ({})",
             o.first,
             o.last(),
+            o.metas.len(),
             r.first,
-            r.last()
+            r.last(),
+            r.metas.len()
         ));
     }
     drop(wal);
@@ -368,11 +464,13 @@ pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) 
     let again = Recovered::read(&wal)?;
     if again != r {
         return Err(format!(
-            "second open found LSNs {}..={}, first found {}..={}",
+            "second open found LSNs {}..={} ({} metadata entries), first found {}..={} ({})",
             again.first,
             again.last(),
+            again.metas.len(),
             r.first,
-            r.last()
+            r.last(),
+            r.metas.len()
         ));
     }
     if !report.is_clean() || !report.actions.is_empty() {

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use seawall::{Error, Lsn, Options, Wal};
 
-use super::oracle::{payload, Call, Entry, Expect, History, Recovered};
+use super::oracle::{meta_value, payload, Call, Entry, Expect, History, Recovered};
+use super::reads::check_reads;
 use super::recording_fs::RecordingFs;
 use super::Rng;
 
@@ -21,7 +22,22 @@ pub enum Action {
     TruncateBefore(u8),
     TruncateAfter(u8),
     Reopen,
+    /// `set_meta` of key `key{n % 3}` to a value of this length (at most
+    /// 1,000 bytes: three keys stay within the 4 KiB metadata limit of a
+    /// 64 KiB segment).
+    SetMeta(u8, u32),
+    /// `reset` to an LSN from 1 to 8 past the next one, at this fraction.
+    Reset(u8),
+    /// `read` of LSNs and a `range`, drawn from this seed, checked against
+    /// the model (a read may write buffered records, never sync them).
+    Read(u8),
+    /// `on_durable` of the last LSN, waiting for its callback.
+    OnDurable,
 }
+
+/// How long a test waits for an `on_durable` callback before calling it a
+/// hang.
+pub const CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A payload length: mostly small, sometimes big enough to force a rotation
 /// of 64 KiB segments.
@@ -36,12 +52,16 @@ pub fn random_len(rng: &mut Rng) -> u32 {
 
 pub fn random_action(rng: &mut Rng) -> Action {
     match rng.below(100) {
-        0..=29 => Action::Append(random_len(rng)),
-        30..=41 => Action::Batch((0..2 + rng.below(3)).map(|_| random_len(rng).min(12_000)).collect()),
-        42..=59 => Action::AppendDurable(random_len(rng)),
-        60..=79 => Action::Sync,
-        80..=86 => Action::TruncateBefore(rng.below(256) as u8),
-        87..=94 => Action::TruncateAfter(rng.below(256) as u8),
+        0..=26 => Action::Append(random_len(rng)),
+        27..=37 => Action::Batch((0..2 + rng.below(3)).map(|_| random_len(rng).min(12_000)).collect()),
+        38..=53 => Action::AppendDurable(random_len(rng)),
+        54..=67 => Action::Sync,
+        68..=70 => Action::OnDurable,
+        71..=73 => Action::Read(rng.below(256) as u8),
+        74..=80 => Action::TruncateBefore(rng.below(256) as u8),
+        81..=88 => Action::TruncateAfter(rng.below(256) as u8),
+        89..=93 => Action::SetMeta(rng.below(3) as u8, 8 + rng.below(993) as u32),
+        94 | 95 => Action::Reset(rng.below(256) as u8),
         _ => Action::Reopen,
     }
 }
@@ -77,7 +97,10 @@ pub struct Run {
 pub fn run(dir: &Path, opts: &Options, fs: &RecordingFs, initial: Expect, actions: &[Action]) -> Result<Run, String> {
     let mut h = History { initial: initial.clone(), calls: Vec::new() };
     let mut m = initial;
-    let mut seq = m.log.iter().map(|e| e.seq + 1).max().unwrap_or(0).max(1 << 32);
+    // Sequence numbers never repeat: not those of records, nor of values.
+    let values = m.metas.values().chain(m.pending.as_ref().map(|p| &p.1));
+    let value_seqs = values.map(|v| u64::from_le_bytes(v[..8].try_into().expect("8 bytes")) + 1);
+    let mut seq = m.log.iter().map(|e| e.seq + 1).chain(value_seqs).max().unwrap_or(0).max(1 << 32);
     let mut wal = Some(open(dir, opts, fs, &mut h, &mut m)?);
     for (i, a) in actions.iter().enumerate() {
         let w = wal.as_ref().expect("open");
@@ -126,15 +149,17 @@ pub fn run(dir: &Path, opts: &Options, fs: &RecordingFs, initial: Expect, action
                 m.acked = m.acked.max(last);
             }
             Action::TruncateBefore(frac) => {
-                let (first, last) = (w.first_lsn().get(), m.next_lsn() - 1);
+                let (first, last) = (m.floor, m.next_lsn() - 1);
                 let lsn = first + (last + 1 - first) * u64::from(*frac) / 255;
-                m.floor = m.floor.max(lsn);
-                m.purges.push(lsn);
-                during = m.clone();
+                let mut d = m.clone();
+                d.floor = lsn;
+                d.purges.push(lsn);
+                during = d;
                 let new_first = w.truncate_before(Lsn::new(lsn)).map_err(|e| format!("{what} ({lsn}): {e}"))?;
-                if new_first.get() > lsn {
+                if new_first.get() != lsn {
                     return Err(format!("{what}: truncate_before({lsn}) left first LSN {new_first}"));
                 }
+                m.purge_to(lsn);
                 m.acked = m.next_lsn() - 1; // it syncs everything first
             }
             Action::TruncateAfter(frac) => {
@@ -151,6 +176,39 @@ pub fn run(dir: &Path, opts: &Options, fs: &RecordingFs, initial: Expect, action
                 m.cut_after(lsn);
                 m.acked = lsn;
             }
+            Action::SetMeta(key, len) => {
+                let (k, v) = (format!("key{}", key % 3).into_bytes(), meta_value(seq, *len));
+                seq += 1;
+                let mut d = m.clone();
+                d.pending = Some((k.clone(), v.clone()));
+                during = d;
+                w.set_meta(&k, &v).map_err(|e| format!("{what}: {e}"))?;
+                m.metas.insert(k, v);
+                // Every record appended before it is durable with it.
+                m.acked = m.next_lsn() - 1;
+            }
+            Action::Reset(frac) => {
+                let next = 1 + (m.next_lsn() + 7) * u64::from(*frac) / 255;
+                let mut d = m.clone();
+                d.reset_to = Some(next);
+                during = d;
+                w.reset(Lsn::new(next)).map_err(|e| format!("{what} ({next}): {e}"))?;
+                m = Expect::empty_at(next, m.metas.clone());
+            }
+            Action::Read(seed) => {
+                during = m.clone();
+                let mut rng = super::Rng::new(u64::from(*seed) << 32 | i as u64);
+                check_reads("Wal", w, &m, (m.floor, m.next_lsn() - 1), &mut rng).map_err(|e| format!("{what}: {e}"))?;
+            }
+            Action::OnDurable => {
+                during = m.clone();
+                let last = m.next_lsn() - 1;
+                let (tx, rx) = std::sync::mpsc::channel();
+                w.on_durable(Lsn::new(last), move |res| drop(tx.send(res)));
+                let res = rx.recv_timeout(CALLBACK_TIMEOUT).map_err(|e| format!("{what}: no callback: {e}"))?;
+                res.map_err(|e| format!("{what}: {e}"))?;
+                m.acked = m.acked.max(last);
+            }
             Action::Reopen => {
                 during = m.clone();
                 let old = wal.take().expect("open");
@@ -165,6 +223,7 @@ pub fn run(dir: &Path, opts: &Options, fs: &RecordingFs, initial: Expect, action
                 continue;
             }
         }
+        check_live(wal.as_ref().expect("open"), &m).map_err(|e| format!("{what}: {e}"))?;
         h.calls.push(Call { what, start, end: fs.op_count(), during, after: m.clone() });
     }
     drop(wal);
@@ -181,10 +240,32 @@ fn open(dir: &Path, opts: &Options, fs: &RecordingFs, h: &mut History, m: &mut E
         Wal::open_with(dir, opts.clone(), Arc::new(fs.clone())).map_err(|e: Error| format!("open: {e}"))?;
     let r = Recovered::read(&wal)?;
     super::oracle::check(m, &r).map_err(|e| format!("open: recovered log fails the oracle: {e}"))?;
+    super::oracle::check_metas(m, &r).map_err(|e| format!("open: recovered metadata fails the oracle: {e}"))?;
+    // Purge points are exact and durable: the recovered log's first LSN is
+    // the model's from here on. Records purged before it stay in the model
+    // (after media damage they may come back whole), but not those a
+    // `reset` dropped.
     let mut after = Expect::from_recovered(&r);
-    after.floor = after.floor.max(m.floor.min(after.next_lsn()));
-    after.purges.extend(&m.purges);
+    if m.base < after.base && !m.is_reset_result(&r) {
+        let purged = m.log[..(after.base - m.base) as usize].to_vec();
+        after.log.splice(0..0, purged);
+        after.base = m.base;
+    }
     *m = after.clone();
     h.calls.push(Call { what: "open".into(), start, end: fs.op_count(), during, after });
     Ok(wal)
+}
+
+/// The open log agrees with the model after a step: its first and last LSN,
+/// and its metadata.
+fn check_live(w: &Wal, m: &Expect) -> Result<(), String> {
+    let (first, last) = (w.first_lsn().get(), w.last_lsn().get());
+    if (first, last) != (m.floor, m.next_lsn() - 1) {
+        return Err(format!("the log holds LSNs {first}..={last}, the model {}..={}", m.floor, m.next_lsn() - 1));
+    }
+    let metas: super::oracle::Metas = w.metas().into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    if metas != m.metas {
+        return Err(format!("metas() holds {} entries, the model {}", metas.len(), m.metas.len()));
+    }
+    Ok(())
 }

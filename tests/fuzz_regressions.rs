@@ -76,6 +76,15 @@ fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             filler.iter().map(|b| b.wrapping_mul(3 + 2 * variant).rotate_left(u32::from(variant))).collect();
         out.push(("ops_model", format!("mix-{variant}"), d));
     }
+    for variant in 0..2u8 {
+        // Every third byte from 224 up: the log-store calls among the rest.
+        let d: Vec<u8> = filler
+            .iter()
+            .enumerate()
+            .map(|(i, b)| if i % 3 == 0 { 224 + b % 32 } else { b.wrapping_mul(5 + 2 * variant) })
+            .collect();
+        out.push(("ops_model", format!("log-store-{variant}"), d));
+    }
     out
 }
 

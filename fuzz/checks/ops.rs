@@ -1,6 +1,7 @@
 //! `ops_model`: arbitrary sequences of appends, batches, syncs, truncations,
 //! reads (one iterator may live across steps), reopens, crashes and media
-//! damage, checked against a plain `Vec` model.
+//! damage, and the log-store calls (`set_meta`, `reset`, `read`, `range`,
+//! `on_durable`), checked against a plain `Vec` model with its metadata.
 //!
 //! A crash copies the log directory while the `Wal` is still open (the page
 //! cache a killed process leaves behind), then damages only bytes that were
@@ -38,8 +39,11 @@ struct Model {
     /// Payloads of records `truncate_before` dropped: an iterator that was
     /// already running may still yield them, whole.
     purged: BTreeMap<u64, Vec<u8>>,
-    /// Records cut from the log (by `truncate_after` or a crash's recovery).
+    /// Records cut from the log (by `truncate_after`, `reset` or a crash's
+    /// recovery).
     cut: Vec<(u64, Vec<u8>)>,
+    /// Every completed `set_meta`: durable once it returns.
+    metas: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Model {
@@ -70,6 +74,11 @@ struct Log {
     preallocate: bool,
     /// An iterator kept across steps.
     live: Option<Live>,
+    /// The newest segment file (name and bytes) as it was when everything
+    /// written was last durable: a crash damages no byte it shares with it.
+    /// (Meta records, such as `set_meta`'s, lie past the last durable record,
+    /// so the records' positions alone do not say where durable bytes end.)
+    durable_tail: Option<(String, Vec<u8>)>,
 }
 
 /// An iterator created at one step and advanced at later ones.
@@ -90,6 +99,8 @@ impl Log {
         let opts = options().preallocate(self.preallocate).max_record_size(MAX_RECORD).write_buffer_size(4096);
         let (wal, report) = Wal::open(self.dir.path(), opts).expect("open");
         self.wal = Some(wal);
+        // Everything open keeps is durable when it returns.
+        self.durable_tail = snapshot(self.dir.path()).pop();
         report
     }
 }
@@ -109,15 +120,28 @@ fn length(input: &mut Input) -> usize {
 /// Runs one case.
 pub fn ops_model(data: &[u8]) {
     let mut input = Input::new(data);
-    let mut log = Log { dir: tempdir(), wal: None, preallocate: input.one_in(2), live: None };
+    let mut log = Log { dir: tempdir(), wal: None, preallocate: input.one_in(2), live: None, durable_tail: None };
     log.open();
-    let mut m = Model { first: 1, recs: Vec::new(), durable: 0, purged: BTreeMap::new(), cut: Vec::new() };
+    let mut m = Model {
+        first: 1,
+        recs: Vec::new(),
+        durable: 0,
+        purged: BTreeMap::new(),
+        cut: Vec::new(),
+        metas: BTreeMap::new(),
+    };
     for step in 0..64 {
         if input.is_empty() {
             break;
         }
         let salt = step as u8;
-        match input.byte() % 14 {
+        let op = input.byte();
+        if op >= LOG_STORE_OPS {
+            log_store_op(&mut log, &mut m, &mut input, op - LOG_STORE_OPS, salt);
+            check_step(&mut log, &m, step);
+            continue;
+        }
+        match op % 14 {
             0..=2 => append(&log, &mut m, &mut input, salt, false),
             3 => append(&log, &mut m, &mut input, salt, true),
             4 => batch(&log, &mut m, &mut input, salt),
@@ -146,9 +170,7 @@ pub fn ops_model(data: &[u8]) {
             }
             _ => crash(&mut log, &mut m, &mut input),
         }
-        let wal = log.wal();
-        assert_eq!((wal.first_lsn().get(), wal.last_lsn().get()), (m.first, m.last()), "after step {step}");
-        assert!(wal.durable_lsn().get() >= m.durable, "durable LSN went back");
+        check_step(&mut log, &m, step);
     }
     let all = m.first;
     check_records(log.wal(), &m, all);
@@ -156,6 +178,123 @@ pub fn ops_model(data: &[u8]) {
     log.wal.take().expect("open").close().expect("close");
     let model: Vec<Vec<u8>> = m.recs.iter().map(|r| r.0.clone()).collect();
     check_log(log.dir.path(), Some(&m.expect(&model, Promise::TornAtWorst(m.last()))));
+}
+
+/// The open log agrees with the model after a step; if everything it
+/// wrote is durable, its newest segment is noted as durable.
+fn check_step(log: &mut Log, m: &Model, step: usize) {
+    let wal = log.wal();
+    assert_eq!((wal.first_lsn().get(), wal.last_lsn().get()), (m.first, m.last()), "after step {step}");
+    assert!(wal.durable_lsn().get() >= m.durable, "durable LSN went back");
+    let metas: BTreeMap<Vec<u8>, Vec<u8>> = wal.metas().into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+    assert!(metas == m.metas, "after step {step}: metas() holds {} entries, the model {}", metas.len(), m.metas.len());
+    // Every call that leaves the last LSN durable (a sync, `set_meta`, a
+    // truncation, `reset`, open) syncs all it wrote, meta records included.
+    if wal.durable_lsn() == wal.last_lsn() {
+        log.durable_tail = snapshot(log.dir.path()).pop();
+    }
+}
+
+/// Op bytes from here up select a log-store call. The earlier ops take the
+/// bytes below (by `% 14`), so inputs found before the log-store calls
+/// existed replay as they did once their op bytes are moved below it.
+const LOG_STORE_OPS: u8 = 224;
+
+/// How long to wait for an `on_durable` callback before calling it a hang.
+const CALLBACK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn log_store_op(log: &mut Log, m: &mut Model, input: &mut Input, k: u8, salt: u8) {
+    match k % 8 {
+        0..=2 => set_meta(log, m, input, salt),
+        3 => reset(log, m, input),
+        4 | 5 => read_lsn(log, m, input),
+        6 => range(log, m, input),
+        _ => on_durable(log, m, input),
+    }
+}
+
+/// `set_meta` of one of three keys: durable, with every record before it,
+/// once it returns.
+fn set_meta(log: &Log, m: &mut Model, input: &mut Input, salt: u8) {
+    let key = format!("k{}", input.below(3)).into_bytes();
+    let value = payload(u64::from(key[1]), input.below(200) as usize, salt);
+    log.wal().set_meta(&key, &value).expect("set_meta");
+    m.metas.insert(key, value);
+    m.durable = m.last();
+}
+
+/// `reset` to an LSN from 1 to 8 past the next one, or out of range: every
+/// record is cut, and the log continues at `next` with its metadata.
+fn reset(log: &mut Log, m: &mut Model, input: &mut Input) {
+    let next = if input.one_in(16) { u64::MAX } else { 1 + input.below(m.last() + 8) };
+    let res = log.wal().reset(Lsn::new(next));
+    if next > seawall::format::MAX_LSN {
+        assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "reset({next}): {res:?}");
+        return;
+    }
+    res.expect("reset");
+    let first = m.first;
+    m.cut.extend(m.recs.drain(..).enumerate().map(|(i, r)| (first + i as u64, r.0)));
+    m.cut.extend(std::mem::take(&mut m.purged));
+    m.first = next;
+    m.durable = next - 1;
+}
+
+/// `read` of an LSN from `first - 1` to `last + 1` (or the largest there is):
+/// the model's record, or `LsnOutOfRange` outside the log.
+fn read_lsn(log: &Log, m: &Model, input: &mut Input) {
+    let lsn = if input.one_in(16) { u64::MAX } else { m.first - 1 + input.below(m.recs.len() as u64 + 3) };
+    let res = log.wal().read(Lsn::new(lsn));
+    match lsn.checked_sub(m.first).and_then(|i| m.recs.get(i as usize)) {
+        Some((p, ends)) => {
+            let rec = res.expect("read");
+            assert_eq!(rec.lsn().get(), lsn);
+            assert!(rec.payload()[..] == p[..], "read({lsn}) returns other bytes");
+            assert_eq!(rec.kind().ends_unit(), *ends, "read({lsn}) has the wrong batch role");
+        }
+        None => assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "read({lsn}) outside the log: {res:?}"),
+    }
+}
+
+/// `range` in each of its forms, over a random span of the log: exactly the
+/// model's records, in order.
+fn range(log: &Log, m: &Model, input: &mut Input) {
+    let n = m.recs.len() as u64;
+    let a = m.first + input.below(n + 1);
+    let b = a + input.below(m.last() + 2 - a); // one past the last LSN wanted
+    let wal = log.wal();
+    let (it, from, to) = match input.below(4) {
+        0 => (wal.range(Lsn::new(a)..Lsn::new(b)), a, b),
+        1 if b > a => (wal.range(Lsn::new(a)..=Lsn::new(b - 1)), a, b),
+        1 | 2 => (wal.range(..Lsn::new(b)), m.first, b),
+        _ => (wal.range(Lsn::new(a)..), a, m.last() + 1),
+    };
+    let mut lsn = from;
+    for rec in it.expect("range") {
+        let rec = rec.expect("range read");
+        assert_eq!(rec.lsn().get(), lsn, "range({from}..{to}) skipped");
+        let want = &m.recs[(lsn - m.first) as usize];
+        assert!(rec.payload()[..] == want.0[..], "range({from}..{to}): record {lsn} reads back other bytes");
+        lsn += 1;
+    }
+    assert_eq!(lsn, to, "range({from}..{to}) ended early");
+}
+
+/// `on_durable` of an LSN up to one past the last: its callback runs once,
+/// with Ok once the record is durable, or `LsnOutOfRange` past the end.
+fn on_durable(log: &Log, m: &mut Model, input: &mut Input) {
+    let lsn = m.first.saturating_sub(1) + input.below(m.recs.len() as u64 + 2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    log.wal().on_durable(Lsn::new(lsn), move |res| tx.send(res).expect("the test waits"));
+    let res = rx.recv_timeout(CALLBACK_TIMEOUT).expect("the callback runs");
+    assert!(rx.recv_timeout(std::time::Duration::ZERO).is_err(), "a callback ran twice");
+    if lsn > m.last() {
+        assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "on_durable({lsn}) past the end: {res:?}");
+    } else {
+        res.expect("on_durable");
+        m.durable = m.durable.max(lsn);
+        assert!(log.wal().durable_lsn().get() >= lsn, "on_durable({lsn}) ran before it was durable");
+    }
 }
 
 fn append(log: &Log, m: &mut Model, input: &mut Input, salt: u8, durable: bool) {
@@ -345,6 +484,12 @@ fn crash(log: &mut Log, m: &mut Model, input: &mut Input) {
     }
     let mut files = files;
     let last = files.len() - 1;
+    if let Some((_, bytes)) = log.durable_tail.as_ref().filter(|t| t.0 == files[last].0) {
+        let now = &files[last].1;
+        let same = now.iter().zip(bytes).position(|(a, b)| a != b).unwrap_or(now.len().min(bytes.len()));
+        from = from.max(same);
+    }
+    log.durable_tail = None;
     let region = Region::After { file: last, from };
     if log.preallocate {
         // A preallocated file's length was synced when it was made: no cut.

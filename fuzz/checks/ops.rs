@@ -100,7 +100,7 @@ impl Log {
         let (wal, report) = Wal::open(self.dir.path(), opts).expect("open");
         self.wal = Some(wal);
         // Everything open keeps is durable when it returns.
-        self.durable_tail = snapshot(self.dir.path()).pop();
+        self.durable_tail = durable_tail(self.dir.path());
         report
     }
 }
@@ -191,8 +191,15 @@ fn check_step(log: &mut Log, m: &Model, step: usize) {
     // Every call that leaves the last LSN durable (a sync, `set_meta`, a
     // truncation, `reset`, open) syncs all it wrote, meta records included.
     if wal.durable_lsn() == wal.last_lsn() {
-        log.durable_tail = snapshot(log.dir.path()).pop();
+        log.durable_tail = durable_tail(log.dir.path());
     }
+}
+
+/// The newest segment file, to note as durable.
+fn durable_tail(dir: &Path) -> Option<(String, Vec<u8>)> {
+    let mut files = snapshot(dir);
+    let last = last_segment(&files);
+    Some(files.swap_remove(last))
 }
 
 /// Op bytes from here up select a log-store call. The earlier ops take the
@@ -471,7 +478,9 @@ fn crash(log: &mut Log, m: &mut Model, input: &mut Input) {
     // Where durable bytes end: after record `durable` if it is in the last
     // segment, else at the last segment's header (every earlier segment was
     // synced before the last one was started).
-    let last_id = seawall::SegmentId::from_file_name(&files.last().expect("a segment").0).expect("segment name");
+    // (Salvage may have left quarantine files, named after a segment.)
+    let last = last_segment(&files);
+    let last_id = seawall::SegmentId::from_file_name(&files[last].0).expect("segment name");
     let mut from = seawall::format::SEGMENT_HEADER_LEN;
     if durable >= m.first {
         // (`iter_from` syncs the live log, which the snapshot no longer sees;
@@ -483,7 +492,6 @@ fn crash(log: &mut Log, m: &mut Model, input: &mut Input) {
         }
     }
     let mut files = files;
-    let last = files.len() - 1;
     if let Some((_, bytes)) = log.durable_tail.as_ref().filter(|t| t.0 == files[last].0) {
         let now = &files[last].1;
         let same = now.iter().zip(bytes).position(|(a, b)| a != b).unwrap_or(now.len().min(bytes.len()));
@@ -493,7 +501,7 @@ fn crash(log: &mut Log, m: &mut Model, input: &mut Input) {
     let region = Region::After { file: last, from };
     if log.preallocate {
         // A preallocated file's length was synced when it was made: no cut.
-        mutate_no_truncate(input, &mut files, region);
+        mutate_no_truncate(input, &mut files, last, region);
     } else {
         mutate(input, &mut files, region, 6);
     }
@@ -515,11 +523,15 @@ fn crash(log: &mut Log, m: &mut Model, input: &mut Input) {
     check_strict_reopen(log.dir.path());
 }
 
-fn mutate_no_truncate(input: &mut Input, files: &mut super::files::Snapshot, region: Region) {
-    let len = files[files.len() - 1].1.len();
+fn mutate_no_truncate(input: &mut Input, files: &mut super::files::Snapshot, f: usize, region: Region) {
+    let len = files[f].1.len();
     mutate(input, files, region, 6);
-    let f = files.len() - 1;
     files[f].1.resize(len, 0);
+}
+
+/// The index of the newest segment file in `files` (sorted by name).
+fn last_segment(files: &super::files::Snapshot) -> usize {
+    files.iter().rposition(|f| seawall::SegmentId::from_file_name(&f.0).is_some()).expect("a segment")
 }
 
 /// Recovery left nothing for the next open to do: a strict dry run (which

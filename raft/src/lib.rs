@@ -8,6 +8,22 @@
 //! - [`mem_log_store`]: a temporary in-memory log store, until seawall's
 //!   log-store API is released. [`NodeLogStore`] names the one in use.
 //! - [`state_machine`]: the key-value state machine and its snapshots.
+//! - [`transport`], [`network`], [`server`], [`client`]: the wire protocol,
+//!   openraft's network over it, a node's server, and a client.
+//! - [`node`]: starting a node.
+//!
+//! ```no_run
+//! use std::collections::BTreeMap;
+//! use std::time::Duration;
+//! use seawall_raft::client::Client;
+//!
+//! # async fn demo() -> Result<(), seawall_raft::client::ClientError> {
+//! let addrs = BTreeMap::from([(1, "127.0.0.1:7001".to_string()), (2, "127.0.0.1:7002".into()), (3, "127.0.0.1:7003".into())]);
+//! let mut client = Client::new(addrs);
+//! let index = client.write("greeting", "hello", Duration::from_secs(10)).await?;
+//! assert_eq!(client.read("greeting", Duration::from_secs(10)).await?.as_deref(), Some("hello"));
+//! # let _ = index; Ok(()) }
+//! ```
 
 #![deny(missing_docs)]
 // openraft's `StorageError` and `RPCError` are over 200 bytes, and its
@@ -15,9 +31,14 @@
 // unbox them again for openraft.
 #![allow(clippy::result_large_err)]
 
+pub mod client;
 pub mod codec;
 pub mod mem_log_store;
+pub mod network;
+pub mod node;
+pub mod server;
 pub mod state_machine;
+pub mod transport;
 pub mod types;
 
 pub use types::TypeConfig;

@@ -21,10 +21,11 @@
 //! `SEAWALL_RAFT_KILL_CYCLES=<n>` sets the cycles (default 20);
 //! `SEAWALL_SEED=<n>` replays a run's choices of victims.
 //!
-//! Until the seawall log store replaces the temporary in-memory one, a
+//! The nodes use `seawall_raft::NodeLogStore`. Until the seawall log store
+//! (feature `seawall-log-store`) replaces the temporary in-memory one, a
 //! restarted node comes back with an empty log and catches up from the
-//! leader; this exercises the harness, the network, snapshots and failover,
-//! not log durability.
+//! leader; the test then exercises the harness, the network, snapshots and
+//! failover, not log durability.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

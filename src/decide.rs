@@ -1,4 +1,4 @@
-//! The recovery decision table: what the end of a segment's valid records means.
+//! The recovery decision table: what the point where a segment's walk stops means.
 //!
 //! Recovery walks each segment until a record fails validation (or the LSN at
 //! which the next segment starts is reached) and then gathers evidence about
@@ -7,37 +7,44 @@
 //! feeds every combination of inputs and checks that exactly one row matches.
 //!
 //! Why the evidence works:
-//! - The writer syncs a segment completely before it writes the header of the
-//!   next one, so a segment that stops short of its successor's first LSN lost
-//!   records that were durable: corruption.
-//! - Every record names `synced_lsn`, the LSN up to which the log was durable
-//!   when the record was *written* (sealed by the single flusher at write
-//!   time). All records written since the last completed sync are the only
-//!   bytes a crash may leave torn, in any order and with holes. A later valid
-//!   record whose `synced_lsn` covers the damaged LSN proves the damaged record
-//!   had been durable: corruption. Otherwise the damage lies inside the
-//!   unsynced window and is a torn write.
+//! - **Successor.** The writer syncs a segment completely (and seals it)
+//!   before it writes the header of the next one, so a segment that stops
+//!   short of its successor's first LSN lost records that were durable.
+//! - **Cut markers.** `truncate_after` first makes a marker durable at the end
+//!   of the log, then clears the bytes it cut. A stop inside those bytes,
+//!   with the marker after it, is the cut, not damage.
+//! - **Parity.** A sync that acknowledges an unclaimed window larger than the
+//!   frontier appends the XOR of its pages; one damaged page of the window is
+//!   rebuilt from it, whether a crash or the media damaged it.
+//! - **Claims.** Every record states `synced_off`: the bytes of its segment
+//!   the writer knew durable when it wrote the record (sealed by the single
+//!   flusher at write time). A valid record after the stop that claims the
+//!   stop's offset proves the damaged bytes had been durable: corruption.
+//!   Without such a claim, the damage lies in the last unsynced writes, which
+//!   a power loss may leave in any state: a torn tail.
 //!
-//! What it cannot tell apart: damage to records of the last sync window (or
-//! the last records of the log) is indistinguishable from a torn write, so it
-//! is truncated as one; damage that also destroys every later record looks
-//! like a torn tail too.
+//! What stays ambiguous: an acknowledged window of at most
+//! [`crate::format::FRONTIER`] bytes at the very end of the log, with nothing
+//! written after it (see FORMAT.md §6.2).
 
 use crate::error::CorruptionReason;
 
 /// The evidence about one stopping point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Inputs {
-    /// A later segment with a valid header exists.
+    /// A later segment with a valid header follows (the segment is sealed).
     pub has_successor: bool,
     /// The walk reached the LSN just before the successor's first LSN.
     pub reached_limit: bool,
+    /// A valid cut marker after the stop explains it.
+    pub cut_ahead: bool,
+    /// A parity record after the stop covers it, and rebuilding the damaged
+    /// page lets the walk go on.
+    pub repairable: bool,
+    /// A valid record after the stop claims the stop was durable.
+    pub claimed: bool,
     /// Every byte after the stopping point is zero.
     pub tail_zero: bool,
-    /// Valid records with later LSNs lie after the stopping point.
-    pub later_valid: bool,
-    /// One of them states that the damaged record was already durable.
-    pub later_synced: bool,
 }
 
 /// What recovery does at the stopping point.
@@ -45,6 +52,10 @@ pub(crate) struct Inputs {
 pub(crate) enum Verdict {
     /// A sealed segment, complete up to its successor: go on.
     Complete,
+    /// The bytes were removed by a cut: resume after the marker.
+    SkipCut,
+    /// Rebuild the damaged page from parity and resume.
+    Repair,
     /// The log ends here cleanly; nothing to repair.
     CleanEnd,
     /// A torn write at the end of the log: cut and clear it.
@@ -58,9 +69,10 @@ pub(crate) struct Row {
     pub name: &'static str,
     pub has_successor: Option<bool>,
     pub reached_limit: Option<bool>,
+    pub cut_ahead: Option<bool>,
+    pub repairable: Option<bool>,
+    pub claimed: Option<bool>,
     pub tail_zero: Option<bool>,
-    pub later_valid: Option<bool>,
-    pub later_synced: Option<bool>,
     pub verdict: Verdict,
     pub why: &'static str,
 }
@@ -71,25 +83,28 @@ const ANY: Option<bool> = None;
 
 /// The table. Rows are disjoint and together cover every input.
 #[rustfmt::skip]
-pub(crate) const TABLE: [Row; 6] = [
-    Row { name: "sealed-complete", has_successor: T, reached_limit: T, tail_zero: ANY, later_valid: ANY, later_synced: ANY,
+pub(crate) const TABLE: [Row; 7] = [
+    Row { name: "sealed-complete", has_successor: ANY, reached_limit: T, cut_ahead: ANY, repairable: ANY, claimed: ANY, tail_zero: ANY,
           verdict: Verdict::Complete,
           why: "the segment holds every record before its successor's first LSN; bytes past that were superseded" },
-    Row { name: "sealed-short", has_successor: T, reached_limit: F, tail_zero: ANY, later_valid: ANY, later_synced: ANY,
+    Row { name: "cut-marker", has_successor: ANY, reached_limit: F, cut_ahead: T, repairable: ANY, claimed: ANY, tail_zero: ANY,
+          verdict: Verdict::SkipCut,
+          why: "truncate_after made a marker durable after these bytes before clearing them: they were cut, not damaged" },
+    Row { name: "parity-repair", has_successor: ANY, reached_limit: F, cut_ahead: F, repairable: T, claimed: ANY, tail_zero: ANY,
+          verdict: Verdict::Repair,
+          why: "a parity record written with the acknowledging sync covers the damaged page and rebuilds it" },
+    Row { name: "sealed-short", has_successor: T, reached_limit: F, cut_ahead: F, repairable: F, claimed: ANY, tail_zero: ANY,
           verdict: Verdict::Corruption(CorruptionReason::MissingRecords),
           why: "a segment is synced in full before its successor is started, so missing records had been durable" },
-    Row { name: "clean-end", has_successor: F, reached_limit: ANY, tail_zero: T, later_valid: F, later_synced: ANY,
+    Row { name: "damage-to-durable", has_successor: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: T, tail_zero: ANY,
+          verdict: Verdict::Corruption(CorruptionReason::DamageToSyncedRecords),
+          why: "a later record states the damaged bytes were durable when it was written: media corruption" },
+    Row { name: "clean-end", has_successor: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: F, tail_zero: T,
           verdict: Verdict::CleanEnd,
           why: "only unwritten (zero) space follows the last record" },
-    Row { name: "torn-write", has_successor: F, reached_limit: ANY, tail_zero: F, later_valid: F, later_synced: ANY,
+    Row { name: "torn-tail", has_successor: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: F, tail_zero: F,
           verdict: Verdict::TornTail,
-          why: "partial or stale bytes and no valid record after them: the last write was cut by a crash" },
-    Row { name: "torn-unsynced-window", has_successor: F, reached_limit: ANY, tail_zero: ANY, later_valid: T, later_synced: F,
-          verdict: Verdict::TornTail,
-          why: "later records were written while the damaged one was not yet durable; writeback may land them out of order" },
-    Row { name: "damage-to-synced-record", has_successor: F, reached_limit: ANY, tail_zero: ANY, later_valid: T, later_synced: T,
-          verdict: Verdict::Corruption(CorruptionReason::DamageToSyncedRecords),
-          why: "a later record states the damaged one was durable when it was written: media corruption" },
+          why: "nothing after the stop claims it was durable: the last unsynced writes were cut or scrambled by a crash" },
 ];
 
 impl Row {
@@ -97,9 +112,10 @@ impl Row {
         let m = |p: Option<bool>, v: bool| p.is_none_or(|p| p == v);
         m(self.has_successor, i.has_successor)
             && m(self.reached_limit, i.reached_limit)
+            && m(self.cut_ahead, i.cut_ahead)
+            && m(self.repairable, i.repairable)
+            && m(self.claimed, i.claimed)
             && m(self.tail_zero, i.tail_zero)
-            && m(self.later_valid, i.later_valid)
-            && m(self.later_synced, i.later_synced)
     }
 }
 
@@ -113,12 +129,13 @@ mod tests {
     use super::*;
 
     fn all_inputs() -> impl Iterator<Item = Inputs> {
-        (0u8..32).map(|b| Inputs {
+        (0u8..64).map(|b| Inputs {
             has_successor: b & 1 != 0,
             reached_limit: b & 2 != 0,
-            tail_zero: b & 4 != 0,
-            later_valid: b & 8 != 0,
-            later_synced: b & 16 != 0,
+            cut_ahead: b & 4 != 0,
+            repairable: b & 8 != 0,
+            claimed: b & 16 != 0,
+            tail_zero: b & 32 != 0,
         })
     }
 
@@ -153,19 +170,22 @@ mod tests {
         let base = Inputs {
             has_successor: false,
             reached_limit: false,
+            cut_ahead: false,
+            repairable: false,
+            claimed: false,
             tail_zero: true,
-            later_valid: false,
-            later_synced: false,
         };
         assert_eq!(decide(base).verdict, Verdict::CleanEnd);
         assert_eq!(decide(Inputs { tail_zero: false, ..base }).verdict, Verdict::TornTail);
-        assert_eq!(decide(Inputs { tail_zero: false, later_valid: true, ..base }).verdict, Verdict::TornTail);
         assert_eq!(
-            decide(Inputs { tail_zero: false, later_valid: true, later_synced: true, ..base }).verdict,
+            decide(Inputs { tail_zero: false, claimed: true, ..base }).verdict,
             Verdict::Corruption(CorruptionReason::DamageToSyncedRecords)
         );
+        assert_eq!(decide(Inputs { claimed: true, repairable: true, ..base }).verdict, Verdict::Repair);
+        assert_eq!(decide(Inputs { claimed: true, cut_ahead: true, ..base }).verdict, Verdict::SkipCut);
         let sealed = Inputs { has_successor: true, ..base };
         assert_eq!(decide(Inputs { reached_limit: true, ..sealed }).verdict, Verdict::Complete);
         assert_eq!(decide(sealed).verdict, Verdict::Corruption(CorruptionReason::MissingRecords));
+        assert_eq!(decide(Inputs { cut_ahead: true, ..sealed }).verdict, Verdict::SkipCut);
     }
 }

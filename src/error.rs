@@ -37,6 +37,16 @@ pub enum CorruptionReason {
     /// A record written after the damaged one states that the damaged one was
     /// already durable.
     DamageToSyncedRecords,
+    /// A meta record's payload is malformed, or its cut does not fit the log.
+    BadMeta,
+    /// A sealed segment's index does not match its records.
+    BadIndex,
+    /// A sealed segment's successor, which existed before it was sealed, is
+    /// missing.
+    MissingSegment,
+    /// The log's first records are missing: the durable purge point names an
+    /// LSN before the first segment that remains.
+    MissingStart,
 }
 
 impl std::fmt::Display for CorruptionReason {
@@ -54,6 +64,10 @@ impl std::fmt::Display for CorruptionReason {
             CorruptionReason::BadLength => "record length runs past the segment",
             CorruptionReason::MissingRecords => "records missing before the next segment",
             CorruptionReason::DamageToSyncedRecords => "damaged record was durable before later records were written",
+            CorruptionReason::BadMeta => "meta record is malformed or its cut does not fit the log",
+            CorruptionReason::BadIndex => "sealed segment's index does not match its records",
+            CorruptionReason::MissingSegment => "the segment after a sealed segment is missing",
+            CorruptionReason::MissingStart => "records between the purge point and the first segment are missing",
         };
         f.write_str(s)
     }
@@ -175,6 +189,51 @@ pub enum Error {
     /// The `Wal` was closed.
     #[error("log is closed")]
     Closed,
+    /// The record at `lsn` was removed from the log (by `truncate_after`,
+    /// `truncate_before` or `reset`) while a call waited for it or an
+    /// iterator was about to yield it.
+    #[error("record {lsn} was removed from the log by a truncation or reset")]
+    Truncated {
+        /// The LSN of the removed record.
+        lsn: Lsn,
+    },
+    /// A metadata key or value, or all metadata together, is too large.
+    #[error("metadata of {size} bytes exceeds the maximum of {max} bytes")]
+    MetaTooLarge {
+        /// Size of the rejected key, value or total, in bytes.
+        size: u64,
+        /// The limit in force.
+        max: u64,
+    },
+    /// A file in the log directory cannot be part of a log.
+    #[error("{path}: {reason}")]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: BadFileReason,
+    },
+}
+
+/// Why a file in a log directory cannot be part of a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BadFileReason {
+    /// It is named like a segment but is not a regular file (a directory, a
+    /// FIFO, a socket, a device); it is never opened.
+    NotRegular,
+    /// It is named like a segment whose id is above
+    /// [`crate::format::MAX_SEGMENT_ID`], so the log could not rotate past it.
+    IdOutOfRange,
+}
+
+impl std::fmt::Display for BadFileReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BadFileReason::NotRegular => "named like a segment but not a regular file",
+            BadFileReason::IdOutOfRange => "named like a segment with an id too large to rotate past",
+        })
+    }
 }
 
 /// Why a path is not a seawall log.

@@ -25,6 +25,11 @@
 //!   The caller that completes the group flushes it, and the leader, asleep,
 //!   steps down: one wake-up fewer between two fsyncs.
 //!
+//! - Truncations (`truncate_after`, `reset`) take the writer exclusively,
+//!   after flushing everything, and record the LSN they cut back to. A
+//!   waiter whose record was cut meanwhile gets `Error::Truncated`: its
+//!   target may lie beyond the new last LSN, or be reused by a new record.
+//!
 //! Invariants: at most one leader (`flushing`) at a time, and only the leader
 //! touches the `Writer`; `durable <= written <= taken < next_lsn`; a waiter
 //! whose record is in the flight in progress (`in_flight && target <= taken`)
@@ -32,100 +37,23 @@
 //! `epoch` counts buffer takes; a failed write or sync poisons the log for
 //! good, and no waiter whose record was in the failed flush is told it
 //! succeeded.
+//!
+//! Why every wait ends: a waiter sleeps only while a flush is running (its
+//! leader wakes the waiters it covered and one waiter of the next group, or
+//! everyone after a failure or a truncation); otherwise it leads a flush
+//! itself, which covers every LSN staged, so its target is written when the
+//! flush returns, unless it was cut (checked on every pass) or the log
+//! failed. A gathering leader sleeps at most until its deadline.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::buffer::WriteBuffer;
 use crate::error::{Error, Result};
+use crate::segments::SegmentSet;
+use crate::state::{State, Target};
 use crate::stats::Counters;
 use crate::writer::Writer;
-
-/// Shared state of the log, under one mutex.
-#[derive(Debug)]
-pub(crate) struct State {
-    pub buffer: WriteBuffer,
-    /// LSN the next appended record gets.
-    pub next_lsn: u64,
-    /// Every record up to here has been written to a segment file.
-    pub written_lsn: u64,
-    /// Every record up to here is durable.
-    pub durable_lsn: u64,
-    /// Highest LSN some caller wants durable.
-    pub sync_target: u64,
-    /// A leader is flushing or gathering (or a truncation holds the writer).
-    pub flushing: bool,
-    /// The leader is waiting for more `sync` callers.
-    gathering: bool,
-    /// Gathers started so far, and the last one whose group was completed
-    /// (and is flushed) by its last arrival rather than by its leader.
-    gathers: u64,
-    handed_over: u64,
-    /// The leader has taken the buffer, up to `taken_lsn`, and is writing it.
-    in_flight: bool,
-    taken_lsn: u64,
-    /// Buffer takes so far; picks the condvar a waiter sleeps on.
-    epoch: u64,
-    /// `sync` callers whose records the next flush will cover.
-    next_syncers: u64,
-    /// Estimated `sync` callers active at once (the gathering goal).
-    active: u64,
-    /// How long the last durable flush took (write and sync).
-    flush_time: Duration,
-    /// Threads asleep on each of the two condvars.
-    asleep: [u64; 2],
-    /// Set by the first failed write or sync.
-    pub poisoned: Option<(&'static str, std::io::ErrorKind)>,
-    pub closed: bool,
-}
-
-impl State {
-    /// The state of a log whose records up to `last_lsn` are durable.
-    pub fn new(buffer: WriteBuffer, last_lsn: u64) -> State {
-        State {
-            buffer,
-            next_lsn: last_lsn + 1,
-            written_lsn: last_lsn,
-            durable_lsn: last_lsn,
-            sync_target: last_lsn,
-            flushing: false,
-            gathering: false,
-            gathers: 0,
-            handed_over: 0,
-            in_flight: false,
-            taken_lsn: last_lsn,
-            epoch: 0,
-            next_syncers: 0,
-            active: 1,
-            flush_time: Duration::MAX,
-            asleep: [0; 2],
-            poisoned: None,
-            closed: false,
-        }
-    }
-
-    pub fn check_usable(&self) -> Result<()> {
-        if let Some((op, kind)) = self.poisoned {
-            return Err(Error::Poisoned { op, kind });
-        }
-        if self.closed {
-            return Err(Error::Closed);
-        }
-        Ok(())
-    }
-
-    /// Whether the flush in flight covers record `target`.
-    fn in_flight_covers(&self, target: u64) -> bool {
-        self.in_flight && target <= self.taken_lsn
-    }
-
-    /// The condvar slot for a waiter on record `target`.
-    fn slot(&self, target: u64) -> usize {
-        let epoch = if self.in_flight_covers(target) { self.epoch } else { self.epoch + 1 };
-        (epoch % 2) as usize
-    }
-}
 
 /// The group-commit machinery.
 #[derive(Debug)]
@@ -138,7 +66,11 @@ pub(crate) struct GroupCommit {
     pub writer: Mutex<Writer>,
     pub delay: Duration,
     pub buffer_limit: u64,
-    pub counters: std::sync::Arc<Counters>,
+    pub counters: Arc<Counters>,
+    pub segments: Arc<Mutex<SegmentSet>>,
+    /// Signalled when a flush completes or a waiter is added, for the
+    /// flusher thread of asynchronous waiters (`durable.rs`).
+    pub async_cv: Condvar,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -160,7 +92,8 @@ impl GroupCommit {
         writer: Writer,
         delay: Duration,
         buffer_limit: u64,
-        counters: std::sync::Arc<Counters>,
+        counters: Arc<Counters>,
+        segments: Arc<Mutex<SegmentSet>>,
     ) -> Self {
         GroupCommit {
             state: Mutex::new(state),
@@ -170,6 +103,8 @@ impl GroupCommit {
             delay,
             buffer_limit,
             counters,
+            segments,
+            async_cv: Condvar::new(),
         }
     }
 
@@ -180,7 +115,8 @@ impl GroupCommit {
     /// After staging: writes the buffer out if it has grown past its limit.
     pub fn after_stage<'a>(&'a self, st: MutexGuard<'a, State>, lsn: u64) -> Result<()> {
         if st.buffer.staged_bytes() >= self.buffer_limit {
-            self.wait(st, lsn, false).map(drop)
+            let since = st.cuts.len();
+            self.wait(st, Target::written(lsn, since)).map(drop)
         } else {
             Ok(())
         }
@@ -194,33 +130,34 @@ impl GroupCommit {
         st
     }
 
-    /// Wakes every waiter on both condvars (after a failure or a truncation).
-    fn wake_everyone(&self, st: &State) {
+    /// Wakes every waiter on both condvars (after a failure or a
+    /// truncation), a gathering leader, and the flusher thread.
+    pub fn wake_everyone(&self, st: &State) {
         for slot in 0..2 {
             if st.asleep[slot] > 0 {
                 self.turns[slot].notify_all();
             }
         }
+        self.arrived.notify_all();
+        self.async_cv.notify_all();
     }
 
-    /// Returns once record `target` is written (`durable == false`) or durable.
-    pub fn wait<'a>(
-        &'a self,
-        mut st: MutexGuard<'a, State>,
-        target: u64,
-        durable: bool,
-    ) -> Result<MutexGuard<'a, State>> {
-        if durable {
-            st.sync_target = st.sync_target.max(target);
-            if target > st.durable_lsn && !st.in_flight_covers(target) {
+    /// Returns once target `t` is written or durable, as it asks. A record
+    /// cut since `t.since` fails with `Error::Truncated`.
+    pub fn wait<'a>(&'a self, mut st: MutexGuard<'a, State>, t: Target) -> Result<MutexGuard<'a, State>> {
+        if t.durable {
+            st.sync_target = st.sync_target.max(t.lsn);
+            st.meta_target = st.meta_target.max(t.meta);
+            if !st.is_durable(t) && !st.in_flight_covers(t) {
                 st.next_syncers += 1;
                 if st.gathering && st.next_syncers >= st.active {
                     // The group is complete. This caller is running already:
                     // it flushes the group itself, and the gathering leader
-                    // (asleep) steps down, instead of paying a wake-up on
-                    // the path to the next fsync.
+                    // steps down (woken to return), instead of paying a
+                    // wake-up on the path to the next fsync.
                     st.gathering = false;
                     st.handed_over = st.gathers;
+                    self.arrived.notify_all();
                     let (guard, res) = self.flush(st);
                     st = guard;
                     res?;
@@ -228,13 +165,14 @@ impl GroupCommit {
             }
         }
         loop {
+            st.check_not_cut(t.lsn, t.since)?;
             st.check_usable()?;
-            let done = if durable { st.durable_lsn >= target } else { st.written_lsn >= target };
+            let done = if t.durable { st.is_durable(t) } else { st.written_lsn >= t.lsn };
             if done {
                 return Ok(st);
             }
             if st.flushing {
-                let slot = st.slot(target);
+                let slot = st.slot(t);
                 st = self.sleep(st, slot);
                 continue;
             }
@@ -288,12 +226,19 @@ impl GroupCommit {
 
     /// Takes the buffer and writes it, as the leader (`flushing` is set).
     fn flush<'a>(&'a self, mut st: MutexGuard<'a, State>) -> (MutexGuard<'a, State>, Result<()>) {
-        let mut chunks = st.buffer.take();
         let upto = st.next_lsn - 1;
-        let sync = st.sync_target > st.durable_lsn;
+        let sync = st.sync_target > st.durable_lsn
+            || st.meta_target > st.meta_durable
+            || st.waiters.iter().any(|w| w.lsn > st.durable_lsn);
+        if sync {
+            st.prepare_sync(&self.segments);
+        }
+        let mut chunks = st.buffer.take();
+        let meta_taken = st.meta_staged;
         let group = std::mem::take(&mut st.next_syncers);
         st.in_flight = true;
         st.taken_lsn = upto;
+        st.taken_meta = meta_taken;
         st.epoch += 1;
         let slot = (st.epoch % 2) as usize;
         drop(st);
@@ -310,6 +255,7 @@ impl GroupCommit {
                 st.written_lsn = upto;
                 if sync {
                     st.durable_lsn = upto;
+                    st.meta_durable = st.meta_durable.max(meta_taken);
                     // Those who queued during this flush were active too.
                     st.active = (group + st.next_syncers).max(1);
                     st.flush_time = took;
@@ -317,9 +263,13 @@ impl GroupCommit {
                     self.counters.max_group.fetch_max(group, Ordering::Relaxed);
                 }
                 let (covered, next) = (st.asleep[slot] > 0, st.asleep[1 - slot] > 0);
+                let waiters = sync && !st.waiters.is_empty();
                 // Wake after unlocking: the woken need the lock at once, and
                 // finding it held would put each to sleep a second time.
                 drop(st);
+                if waiters {
+                    self.async_cv.notify_all();
+                }
                 if covered {
                     self.turns[slot].notify_all();
                 }
@@ -339,23 +289,28 @@ impl GroupCommit {
     }
 
     /// Runs `f` with exclusive use of the writer, after everything staged has
-    /// been written and synced. Appends keep staging meanwhile.
+    /// been written and synced, holding the state lock throughout (appends
+    /// wait: truncations are rare, and what `f` does must not interleave with
+    /// staging). Wakes every waiter afterwards, since `f` may have cut their
+    /// records.
     pub fn exclusive<T>(&self, f: impl FnOnce(&mut State, &mut Writer) -> Result<T>) -> Result<T> {
         let st = self.lock_state();
         st.check_usable()?;
-        let target = st.next_lsn - 1;
-        let mut st = self.wait(st, target, true)?;
+        let t = Target::durable(st.last_lsn(), st.meta_staged, st.cuts.len());
+        let mut st = self.wait(st, t)?;
         while st.flushing {
-            let slot = st.slot(u64::MAX);
+            let slot = st.slot(Target::durable(u64::MAX, 0, 0));
             st = self.sleep(st, slot);
         }
         st.check_usable()?;
         // Records staged since the sync above are flushed here too.
+        st.prepare_sync(&self.segments);
         let mut chunks = st.buffer.take();
         let mut writer = lock(&self.writer);
         let res = writer.write(&mut chunks, true).and_then(|written| {
             st.written_lsn = written;
             st.durable_lsn = written;
+            st.meta_durable = st.meta_staged;
             f(&mut st, &mut writer)
         });
         st.buffer.recycle(chunks);

@@ -1,7 +1,12 @@
 //! What a scan of a log directory found: per-segment facts and the state of
 //! the tail. The CLI's `inspect` and `verify` print exactly these values.
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
+
+use bytes::Bytes;
 
 use crate::error::CorruptionReason;
 use crate::segment::SegmentHeader;
@@ -19,13 +24,32 @@ pub enum SegmentState {
     Unused,
     /// Its header write was cut by a crash before any record was written.
     TornHeader,
-    /// Every record it holds was cut by `truncate_after`: a later segment
-    /// starts at or before its first LSN.
+    /// Every record it holds was cut by `truncate_after` (a later segment
+    /// starts at or before its first LSN), or dropped by `reset`.
     Superseded,
+    /// Every record it holds lies before the log's purge point
+    /// (`truncate_before`); open removes it.
+    Purged,
     /// The segment where validation failed.
     Corrupt(CorruptionReason),
-    /// Lies after corruption; its records are unreachable.
+    /// Lies after corruption: its records are valid but unreachable by the
+    /// log until the corruption is repaired or salvaged.
     AfterCorruption,
+}
+
+impl fmt::Display for SegmentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SegmentState::Sealed => f.write_str("sealed"),
+            SegmentState::Active => f.write_str("active"),
+            SegmentState::Unused => f.write_str("unused"),
+            SegmentState::TornHeader => f.write_str("torn header"),
+            SegmentState::Superseded => f.write_str("superseded"),
+            SegmentState::Purged => f.write_str("purged"),
+            SegmentState::Corrupt(r) => write!(f, "corrupt ({r})"),
+            SegmentState::AfterCorruption => f.write_str("after corruption"),
+        }
+    }
 }
 
 /// One segment file, as a scan saw it.
@@ -39,14 +63,18 @@ pub struct SegmentInfo {
     pub file_len: u64,
     /// The decoded header, when valid.
     pub header: Option<SegmentHeader>,
-    /// First LSN of the records accepted from this segment.
+    /// First LSN of the valid records this file holds (whether or not the
+    /// log can reach them).
     pub first_lsn: Option<Lsn>,
-    /// Last LSN of the records accepted from this segment.
+    /// Last LSN of the valid records this file holds.
     pub last_lsn: Option<Lsn>,
-    /// Number of records accepted from this segment.
+    /// Number of valid records this file holds.
     pub records: u64,
-    /// Offset just past the last accepted record (header included).
+    /// Offset just past the last valid record (header included).
     pub bytes_used: u64,
+    /// Whether the segment was trusted through its seal trailer instead of
+    /// being read in full (a verifying scan reads everything).
+    pub trusted: bool,
     /// The segment's role.
     pub state: SegmentState,
 }
@@ -83,6 +111,33 @@ pub enum TailState {
     },
 }
 
+impl fmt::Display for TailState {
+    /// The sentence the CLI prints:
+    ///
+    /// ```
+    /// use seawall::{Lsn, SegmentId, TailState};
+    /// let t = TailState::Torn { segment: SegmentId::new(2), offset: 4096, bytes: 13, last_lsn: Lsn::new(7) };
+    /// assert_eq!(t.to_string(), "torn: segment 0000000000000002.wal at offset 4096: 13 bytes after LSN 7; a normal open drops them");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TailState::Clean => f.write_str("clean: only unwritten space follows the last record"),
+            TailState::Torn { segment, offset, bytes, last_lsn } if *offset == 0 => write!(
+                f,
+                "torn: segment {segment} has a torn header over a blank body ({bytes} bytes) after LSN {last_lsn}; a normal open removes it"
+            ),
+            TailState::Torn { segment, offset, bytes, last_lsn } => write!(
+                f,
+                "torn: segment {segment} at offset {offset}: {bytes} bytes after LSN {last_lsn}; a normal open drops them"
+            ),
+            TailState::Corrupt { segment, offset, lsn, reason, valid_records_after } => write!(
+                f,
+                "corrupt: segment {segment} at offset {offset} (LSN {lsn}): {reason}; {valid_records_after} valid records follow"
+            ),
+        }
+    }
+}
+
 /// The result of scanning a log directory without changing it.
 #[derive(Clone, Debug)]
 pub struct Inspection {
@@ -92,10 +147,16 @@ pub struct Inspection {
     pub segments: Vec<SegmentInfo>,
     /// How the log ends.
     pub tail: TailState,
-    /// First LSN of the valid log (`last_lsn + 1` when it holds no record).
+    /// First LSN of the valid log: the purge point (`last_lsn + 1` when it
+    /// holds no record).
     pub first_lsn: Lsn,
     /// Last LSN of the valid prefix ([`Lsn::ZERO`] when empty).
     pub last_lsn: Lsn,
+    /// LSN ranges the log should hold but no segment file does (a segment
+    /// file deleted from the middle or the start).
+    pub missing: Vec<RangeInclusive<Lsn>>,
+    /// The log's metadata (`Wal::set_meta`).
+    pub metas: BTreeMap<Bytes, Bytes>,
     /// Name of the recovery decision-table row that judged the end of the
     /// valid log (see FORMAT.md), or of the header check that did.
     pub rule: &'static str,

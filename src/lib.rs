@@ -29,35 +29,48 @@
 //! ```
 //!
 //! The byte-level format, the recovery decision table and the media
-//! assumptions are specified in `format-spec/FORMAT.md`.
+//! assumptions are specified in [FORMAT.md](https://github.com/seawall-rs/seawall/blob/main/format-spec/FORMAT.md).
 
 #![deny(missing_docs)]
 
 mod buffer;
 mod decide;
+mod durable;
 mod error;
 pub mod format;
 mod group_commit;
 mod inspect;
 pub mod io;
+mod judge;
 mod lsn;
-mod mmap;
+mod meta;
+mod metadata;
+mod open;
 mod options;
+mod parity;
+mod read;
 mod reader;
 mod record;
 mod recovery;
 mod repair;
 mod scan;
+mod seal;
 mod segment;
+mod segments;
+mod state;
 mod stats;
+mod truncate;
 mod wal;
 mod writer;
 
-pub use error::{CorruptionReason, Error, NotALogReason, Result};
+pub use bytes::Bytes;
+pub use durable::Durable;
+pub use error::{BadFileReason, CorruptionReason, Error, NotALogReason, Result};
 pub use inspect::{Inspection, SegmentInfo, SegmentState, TailState};
 pub use lsn::{Lsn, SegmentId};
 pub use options::{Options, RecoveryMode, MAX_GROUP_COMMIT_DELAY};
-pub use reader::{Iter, Reader, Record};
+pub use read::{Iter, Record};
+pub use reader::Reader;
 pub use record::RecordKind;
 pub use repair::{RecoveryAction, RecoveryReport, RemovalReason};
 pub use segment::SegmentHeader;

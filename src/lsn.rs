@@ -8,6 +8,17 @@ use std::fmt;
 /// (after [`crate::Wal::truncate_after`], numbering continues from the cut).
 /// [`Lsn::ZERO`] stands for "no record" (for example the durable LSN of an
 /// empty log).
+///
+/// LSNs do arithmetic with record counts, and ranges of them select records:
+///
+/// ```
+/// use seawall::Lsn;
+/// let a = Lsn::new(10);
+/// assert_eq!(a + 5, Lsn::new(15));
+/// assert_eq!(Lsn::new(15) - a, 5);
+/// assert_eq!(a - 1, Lsn::new(9));
+/// assert!((a..a + 3).contains(&Lsn::new(12)));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Lsn(u64);
 
@@ -26,8 +37,42 @@ impl Lsn {
     }
 
     /// The LSN after this one.
+    ///
+    /// ```
+    /// assert_eq!(seawall::Lsn::new(7).next(), seawall::Lsn::new(8));
+    /// ```
     pub const fn next(self) -> Lsn {
         Lsn(self.0 + 1)
+    }
+}
+
+impl std::ops::Add<u64> for Lsn {
+    type Output = Lsn;
+    /// `lsn + n`: the LSN `n` records later.
+    fn add(self, n: u64) -> Lsn {
+        Lsn(self.0 + n)
+    }
+}
+
+impl std::ops::AddAssign<u64> for Lsn {
+    fn add_assign(&mut self, n: u64) {
+        self.0 += n;
+    }
+}
+
+impl std::ops::Sub<u64> for Lsn {
+    type Output = Lsn;
+    /// `lsn - n`: the LSN `n` records earlier.
+    fn sub(self, n: u64) -> Lsn {
+        Lsn(self.0 - n)
+    }
+}
+
+impl std::ops::Sub<Lsn> for Lsn {
+    type Output = u64;
+    /// `a - b`: how many records lie from `b` (included) to `a` (excluded).
+    fn sub(self, other: Lsn) -> u64 {
+        self.0 - other.0
     }
 }
 

@@ -10,14 +10,24 @@ use crate::format;
 pub enum RecoveryMode {
     /// Refuse any damage, even a torn tail: open fails with
     /// [`Error::TornTail`] or [`Error::Corruption`] and modifies nothing.
+    /// Open reads and validates every segment in full.
     Strict,
     /// The default. A torn tail (the normal result of a crash) is cut off and
-    /// its bytes cleared; damage followed by valid later records is media
-    /// corruption and open fails with [`Error::Corruption`], modifying nothing.
+    /// its bytes cleared (records in them that still validate are copied to a
+    /// quarantine file first); damage that records written later prove was
+    /// durable is media corruption, and open fails with
+    /// [`Error::Corruption`], modifying nothing. Sealed segments are trusted
+    /// through the index and trailer written when they were sealed, so open
+    /// reads only the newest segment; every record is still validated when it
+    /// is read, and [`crate::Reader::verify`] reads everything.
     #[default]
     TruncateTornTail,
-    /// Cut the log at the first bad record, wherever it is, and move every byte
-    /// cut off into quarantine files in the log directory, so nothing is lost.
+    /// Read and validate every segment, cut the log at the first bad record,
+    /// wherever it is, and move every byte cut off into quarantine files in
+    /// the log directory (`seawall dump FILE` reads them). What salvage gives
+    /// up: the log continues from the cut, so new appends reuse the LSNs of
+    /// the quarantined records; copy out what you need from the quarantine
+    /// files before appending.
     Salvage,
 }
 

@@ -1,212 +1,25 @@
-//! Reading: the offline `Reader`, and the record iterator shared with `Wal`.
-//!
-//! Segments are memory-mapped one at a time and payloads handed out as
-//! `Bytes` slices of the mapping, so memory use does not grow with the log and
-//! payloads are never copied. Every record is validated again as it is read.
+//! The offline `Reader`: a read-only view of a log directory.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::ops::RangeBounds;
+use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::error::{CorruptionReason, Error, Result};
+use crate::error::{Error, Result};
 use crate::inspect::Inspection;
-use crate::mmap::map_file;
-use crate::record::{decode_record, RecordKind};
-use crate::recovery::{analyze, Analysis};
-use crate::segment::{HeaderState, SegmentHeader};
-use crate::{Lsn, SegmentId};
-
-/// One record read from the log.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
-    lsn: Lsn,
-    payload: Bytes,
-    kind: RecordKind,
-    segment: SegmentId,
-    offset: u64,
-    checksum: u32,
-}
-
-impl Record {
-    /// The record's LSN.
-    pub fn lsn(&self) -> Lsn {
-        self.lsn
-    }
-
-    /// The payload, a zero-copy slice of the mapped segment.
-    pub fn payload(&self) -> &Bytes {
-        &self.payload
-    }
-
-    /// Takes the payload.
-    pub fn into_payload(self) -> Bytes {
-        self.payload
-    }
-
-    /// The record's role in an atomic batch.
-    pub fn kind(&self) -> RecordKind {
-        self.kind
-    }
-
-    /// The segment holding the record.
-    pub fn segment(&self) -> SegmentId {
-        self.segment
-    }
-
-    /// Byte offset of the record header within its segment file.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    /// The record checksum stored on disk.
-    pub fn checksum(&self) -> u32 {
-        self.checksum
-    }
-}
-
-/// The LSN range one segment contributes.
-#[derive(Clone, Debug)]
-pub(crate) struct IterSpan {
-    pub id: SegmentId,
-    pub path: PathBuf,
-    pub first_lsn: u64,
-    pub last_lsn: u64,
-}
-
-/// Streams records in LSN order across segments. Yields `Err` once (and then
-/// stops) if a file no longer validates.
-#[derive(Debug)]
-pub struct Iter {
-    spans: std::vec::IntoIter<IterSpan>,
-    current: Option<Cursor>,
-    next_lsn: u64,
-    failed: bool,
-}
-
-#[derive(Debug)]
-struct Cursor {
-    span: IterSpan,
-    bytes: Bytes,
-    salt: u64,
-    offset: usize,
-    lsn: u64,
-    prev_crc: u32,
-    prev_kind: Option<RecordKind>,
-}
-
-impl Cursor {
-    fn open(span: IterSpan) -> Result<Cursor> {
-        let bytes = map_file(&span.path).map_err(|e| Error::io("mmap", &span.path, e))?;
-        let header = match SegmentHeader::decode(&bytes, span.id) {
-            HeaderState::Valid(h) if h.first_lsn == span.first_lsn => h,
-            HeaderState::Invalid(reason) => {
-                return Err(Error::Corruption { segment: span.id, offset: 0, lsn: Lsn::new(span.first_lsn), reason })
-            }
-            _ => {
-                return Err(Error::Corruption {
-                    segment: span.id,
-                    offset: 0,
-                    lsn: Lsn::new(span.first_lsn),
-                    reason: CorruptionReason::BadHeaderFields,
-                })
-            }
-        };
-        Ok(Cursor {
-            bytes,
-            salt: header.salt,
-            offset: crate::format::SEGMENT_HEADER_LEN,
-            lsn: span.first_lsn - 1,
-            prev_crc: header.prev_crc,
-            prev_kind: None,
-            span,
-        })
-    }
-
-    /// The next record of this segment, or `None` past its last LSN.
-    fn next_record(&mut self) -> Option<Result<Record>> {
-        if self.lsn >= self.span.last_lsn {
-            return None;
-        }
-        let fail = |reason| Error::Corruption {
-            segment: self.span.id,
-            offset: self.offset as u64,
-            lsn: Lsn::new(self.lsn + 1),
-            reason,
-        };
-        let r = match decode_record(&self.bytes, self.offset, self.salt) {
-            Ok(r) => r,
-            Err(_) => return Some(Err(fail(CorruptionReason::BadChecksum))),
-        };
-        if r.lsn != self.lsn + 1 {
-            return Some(Err(fail(CorruptionReason::LsnMismatch)));
-        }
-        if r.prev_crc != self.prev_crc {
-            return Some(Err(fail(CorruptionReason::ChainMismatch)));
-        }
-        if !r.kind.may_follow(self.prev_kind) {
-            return Some(Err(fail(CorruptionReason::BadBatch)));
-        }
-        let record = Record {
-            lsn: Lsn::new(r.lsn),
-            payload: self.bytes.slice(r.payload_start..r.payload_start + r.payload_len),
-            kind: r.kind,
-            segment: self.span.id,
-            offset: self.offset as u64,
-            checksum: r.crc,
-        };
-        self.offset = r.next;
-        self.lsn = r.lsn;
-        self.prev_crc = r.crc;
-        self.prev_kind = Some(r.kind);
-        Some(Ok(record))
-    }
-}
-
-impl Iter {
-    pub(crate) fn new(spans: Vec<IterSpan>, from: u64) -> Iter {
-        let spans: Vec<IterSpan> = spans.into_iter().filter(|s| s.last_lsn >= from.max(s.first_lsn)).collect();
-        Iter { spans: spans.into_iter(), current: None, next_lsn: from, failed: false }
-    }
-}
-
-impl Iterator for Iter {
-    type Item = Result<Record>;
-
-    fn next(&mut self) -> Option<Result<Record>> {
-        if self.failed {
-            return None;
-        }
-        loop {
-            if self.current.is_none() {
-                let span = self.spans.next()?;
-                match Cursor::open(span) {
-                    Ok(c) => self.current = Some(c),
-                    Err(e) => {
-                        self.failed = true;
-                        return Some(Err(e));
-                    }
-                }
-            }
-            let cursor = self.current.as_mut().expect("cursor is open");
-            match cursor.next_record() {
-                None => self.current = None,
-                Some(Ok(r)) if r.lsn.get() < self.next_lsn => continue,
-                Some(Ok(r)) => {
-                    self.next_lsn = r.lsn.get() + 1;
-                    return Some(Ok(r));
-                }
-                Some(Err(e)) => {
-                    self.failed = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-    }
-}
+use crate::io::{FileSystem, StdFs};
+use crate::read::{read_one, resolve, Iter, Record};
+use crate::recovery::{analyze, Analysis, SpanIndex};
+use crate::segments::{SegmentFile, SegmentSet};
+use crate::Lsn;
 
 /// A read-only view of a log directory: takes no lock and never modifies a
 /// file, so it can inspect a log while a `Wal` in another process writes it
 /// (records still in flight at the tail may then show up as a torn tail).
+/// It sees exactly the log an open would recover: pages recovery would
+/// rebuild from parity are served rebuilt.
 ///
 /// ```
 /// # fn main() -> Result<(), seawall::Error> {
@@ -215,7 +28,7 @@ impl Iterator for Iter {
 /// # wal.append_durable(b"x")?;
 /// # wal.close()?;
 /// let reader = seawall::Reader::open(dir.path())?;
-/// for rec in reader.iter_from(reader.first_lsn())? {
+/// for rec in reader.range(..)? {
 ///     let rec = rec?;
 ///     println!("{} {:?}", rec.lsn(), rec.payload());
 /// }
@@ -224,71 +37,178 @@ impl Iterator for Iter {
 #[derive(Debug)]
 pub struct Reader {
     analysis: Analysis,
+    segments: SegmentSet,
 }
 
 impl Reader {
-    /// Scans the log in `dir`. Succeeds on a damaged log (see
+    /// Scans the log in `dir`, trusting sealed segments through their
+    /// trailers (as open does). Succeeds on a damaged log (see
     /// [`Reader::inspection`]); fails with [`Error::NotALog`] when `dir` is
     /// missing, not a directory, or holds no segment files.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// let reader = seawall::Reader::open(dir.path())?;
+    /// assert!(reader.inspection().is_clean());
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
     pub fn open(dir: impl AsRef<Path>) -> Result<Reader> {
-        Ok(Reader { analysis: analyze(dir.as_ref())? })
+        Reader::scan(dir.as_ref(), false)
+    }
+
+    /// Like [`Reader::open`], but reads and validates every byte of every
+    /// segment instead of trusting seals: what `seawall verify` does.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// let reader = seawall::Reader::verify(dir.path())?;
+    /// assert!(reader.inspection().is_clean());
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn verify(dir: impl AsRef<Path>) -> Result<Reader> {
+        Reader::scan(dir.as_ref(), true)
+    }
+
+    fn scan(dir: &Path, verify: bool) -> Result<Reader> {
+        let fs = StdFs;
+        let analysis = analyze(dir, &fs, verify)?;
+        let mut segments = SegmentSet::new(dir, Arc::new(StdFs));
+        for span in &analysis.spans {
+            let file = fs.open_read(&span.path).map_err(|e| Error::io("open", &span.path, e))?;
+            let mut sf = SegmentFile::new(span.id, span.path.clone(), file, span.file_len);
+            sf.overlay = analysis
+                .rebuilt
+                .iter()
+                .filter(|(id, _)| *id == span.id)
+                .map(|(_, r)| (r.offset, r.bytes.clone()))
+                .collect();
+            let handle = Arc::new(sf);
+            match &span.index {
+                SpanIndex::Sealed(t) => segments.push_trailer(*t, handle),
+                SpanIndex::Walked(o) => segments.push_known(
+                    span.id,
+                    span.header.first_lsn,
+                    span.last_lsn,
+                    span.header.salt,
+                    o.clone(),
+                    Some(handle),
+                ),
+            }
+        }
+        Ok(Reader { analysis, segments })
     }
 
     /// What the scan found: segments, the tail's state, the valid LSN range.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// let insp = seawall::Reader::open(dir.path())?.inspection().clone();
+    /// assert_eq!(insp.records(), 0);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
     pub fn inspection(&self) -> &Inspection {
         &self.analysis.inspection
     }
 
-    /// First LSN of the valid log.
+    /// First LSN of the valid log (the purge point).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// assert_eq!(seawall::Reader::open(dir.path())?.first_lsn(), seawall::Lsn::new(1));
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
     pub fn first_lsn(&self) -> Lsn {
         self.analysis.inspection.first_lsn
     }
 
     /// Last LSN of the valid prefix ([`Lsn::ZERO`] when empty).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// assert_eq!(seawall::Reader::open(dir.path())?.last_lsn(), seawall::Lsn::ZERO);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
     pub fn last_lsn(&self) -> Lsn {
         self.analysis.inspection.last_lsn
     }
 
-    /// Iterates over the valid records from `lsn` on; `lsn` may range from
-    /// `first_lsn()` to `last_lsn() + 1`.
-    pub fn iter_from(&self, lsn: Lsn) -> Result<Iter> {
+    /// Reads valid record `lsn` in O(1) through the offset index.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// # wal.append(b"x")?; wal.close()?;
+    /// let reader = seawall::Reader::open(dir.path())?;
+    /// assert_eq!(reader.read(seawall::Lsn::new(1))?.payload().as_ref(), b"x");
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn read(&self, lsn: Lsn) -> Result<Record> {
         let (first, last) = (self.first_lsn(), self.last_lsn());
-        if lsn < first || lsn.get() > last.get() + 1 {
+        if lsn < first || lsn > last {
             return Err(Error::LsnOutOfRange { lsn, first, last });
         }
-        let spans = self
-            .analysis
-            .spans
-            .iter()
-            .map(|s| IterSpan { id: s.id, path: s.path.clone(), first_lsn: s.header.first_lsn, last_lsn: s.last_lsn })
-            .collect();
-        Ok(Iter::new(spans, lsn.get()))
+        let l = self.segments.locate_sealed(lsn.get())?.ok_or(Error::LsnOutOfRange { lsn, first, last })?;
+        read_one(&l.file, l.salt, l.offset, l.next, lsn.get())
     }
-}
 
-/// The checksum of record `lsn` (or the segment's chain seed for
-/// `first_lsn - 1`) and whether a unit ends there.
-pub(crate) struct Found {
-    pub crc: u32,
-    pub ends_unit: bool,
-}
+    /// Iterates over the valid records in `range` (any range of [`Lsn`]s).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// # wal.append(b"x")?; wal.append(b"y")?; wal.close()?;
+    /// let reader = seawall::Reader::open(dir.path())?;
+    /// assert_eq!(reader.range(seawall::Lsn::new(2)..)?.count(), 1);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn range(&self, range: impl RangeBounds<Lsn>) -> Result<Iter> {
+        let (from, to) = resolve(range, self.first_lsn().get(), self.last_lsn().get())?;
+        let spans = if from <= to { self.segments.spans(from, to) } else { Vec::new() };
+        Ok(Iter::new(spans, from, to, None))
+    }
 
-/// Finds record `lsn` in segment `id`, which starts at `first_lsn`.
-pub(crate) fn find_record(path: &Path, id: SegmentId, first_lsn: u64, lsn: u64) -> Result<Found> {
-    let span = IterSpan { id, path: path.into(), first_lsn, last_lsn: lsn };
-    let mut cursor = Cursor::open(span)?;
-    let mut found = Found { crc: cursor.prev_crc, ends_unit: true };
-    while let Some(r) = cursor.next_record() {
-        let r = r?;
-        found = Found { crc: r.checksum, ends_unit: r.kind.ends_unit() };
+    /// Iterates over the valid records from `lsn` on; `lsn` may range from
+    /// `first_lsn()` to `last_lsn() + 1`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// let reader = seawall::Reader::open(dir.path())?;
+    /// assert_eq!(reader.iter_from(reader.first_lsn())?.count(), 0);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn iter_from(&self, lsn: Lsn) -> Result<Iter> {
+        self.range(lsn..)
     }
-    if cursor.lsn != lsn && lsn >= first_lsn {
-        return Err(Error::Corruption {
-            segment: id,
-            offset: cursor.offset as u64,
-            lsn: Lsn::new(cursor.lsn + 1),
-            reason: CorruptionReason::MissingRecords,
-        });
+
+    /// The value of metadata `key`, if set.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// # wal.set_meta(b"vote", b"7")?; wal.close()?;
+    /// let reader = seawall::Reader::open(dir.path())?;
+    /// assert_eq!(reader.meta(b"vote").as_deref(), Some(&b"7"[..]));
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn meta(&self, key: &[u8]) -> Option<Bytes> {
+        self.analysis.meta.metas.get(key).cloned()
     }
-    Ok(found)
+
+    /// Every metadata entry, in key order.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// assert!(seawall::Reader::open(dir.path())?.metas().is_empty());
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn metas(&self) -> BTreeMap<Bytes, Bytes> {
+        self.analysis.meta.metas.clone()
+    }
 }

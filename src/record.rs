@@ -2,13 +2,16 @@
 //!
 //! A record is written in two steps. An appender *stages* it (LSN, length,
 //! kind and payload) in the write buffer; the single flusher *seals* it just
-//! before writing, filling in the hash-chain link, the synced delta and both
-//! checksums. Sealing at write time is what makes the synced delta exact.
+//! before writing, filling in the hash-chain link, the synced offset and both
+//! checksums. Sealing at write time is what makes the synced offset exact: it
+//! is what the flusher knew to be durable when the record reached the file.
 
 use crate::format::*;
 
-/// The role of a record in an atomic batch.
+/// What a record is: a caller's record (alone or in an atomic batch), or one
+/// of the records the log writes for itself, which take no LSN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RecordKind {
     /// A record appended on its own.
     Full,
@@ -18,6 +21,14 @@ pub enum RecordKind {
     BatchMiddle,
     /// Last record of an atomic batch.
     BatchLast,
+    /// Log state: metadata, the purge point, a cut marker. Takes no LSN.
+    Meta,
+    /// The index written when a segment is sealed. Takes no LSN.
+    Seal,
+    /// Zero padding up to a page boundary. Takes no LSN.
+    Pad,
+    /// Parity of an acknowledged window. Takes no LSN.
+    Parity,
 }
 
 impl RecordKind {
@@ -28,6 +39,10 @@ impl RecordKind {
             RecordKind::BatchFirst => KIND_BATCH_FIRST,
             RecordKind::BatchMiddle => KIND_BATCH_MIDDLE,
             RecordKind::BatchLast => KIND_BATCH_LAST,
+            RecordKind::Meta => KIND_META,
+            RecordKind::Seal => KIND_SEAL,
+            RecordKind::Pad => KIND_PAD,
+            RecordKind::Parity => KIND_PARITY,
         }
     }
 
@@ -38,23 +53,50 @@ impl RecordKind {
             KIND_BATCH_FIRST => Some(RecordKind::BatchFirst),
             KIND_BATCH_MIDDLE => Some(RecordKind::BatchMiddle),
             KIND_BATCH_LAST => Some(RecordKind::BatchLast),
+            KIND_META => Some(RecordKind::Meta),
+            KIND_SEAL => Some(RecordKind::Seal),
+            KIND_PAD => Some(RecordKind::Pad),
+            KIND_PARITY => Some(RecordKind::Parity),
             _ => None,
         }
     }
 
+    /// Whether a record of this kind is a caller's record and takes an LSN.
+    ///
+    /// ```
+    /// use seawall::RecordKind;
+    /// assert!(RecordKind::BatchLast.takes_lsn() && !RecordKind::Meta.takes_lsn());
+    /// ```
+    pub const fn takes_lsn(self) -> bool {
+        matches!(self, RecordKind::Full | RecordKind::BatchFirst | RecordKind::BatchMiddle | RecordKind::BatchLast)
+    }
+
     /// Whether a record of this kind ends a logical unit (a lone record or the
-    /// last of a batch): only there may a log end after recovery.
+    /// last of a batch): only there may a log end after recovery. Records that
+    /// take no LSN stand alone and end their unit too.
+    ///
+    /// ```
+    /// use seawall::RecordKind;
+    /// assert!(RecordKind::Full.ends_unit() && !RecordKind::BatchFirst.ends_unit());
+    /// ```
     pub const fn ends_unit(self) -> bool {
-        matches!(self, RecordKind::Full | RecordKind::BatchLast)
+        !matches!(self, RecordKind::BatchFirst | RecordKind::BatchMiddle)
     }
 
     /// Whether a record of this kind may follow a record of kind `prev`
-    /// (`None` at the start of the log or of a recovered tail).
+    /// (`None` at the start of the log or of a recovered tail). Only the
+    /// middle and last records of a batch may follow an unfinished batch.
+    ///
+    /// ```
+    /// use seawall::RecordKind;
+    /// assert!(RecordKind::BatchLast.may_follow(Some(RecordKind::BatchFirst)));
+    /// assert!(!RecordKind::Meta.may_follow(Some(RecordKind::BatchFirst)));
+    /// ```
     pub fn may_follow(self, prev: Option<RecordKind>) -> bool {
         let prev_ended = prev.is_none_or(|p| p.ends_unit());
         match self {
-            RecordKind::Full | RecordKind::BatchFirst => prev_ended,
             RecordKind::BatchMiddle | RecordKind::BatchLast => !prev_ended,
+            _ => prev_ended,
         }
     }
 }
@@ -68,9 +110,9 @@ pub struct RawRecord {
     pub lsn: u64,
     /// The checksum of the previous record, as this record names it.
     pub prev_crc: u32,
-    /// Every record up to this LSN was durable when this record was written
-    /// (`None`: the writer made no claim).
-    pub synced_lsn: Option<u64>,
+    /// Every byte of the segment before this offset was durable when this
+    /// record was written (`None`: the writer made no claim).
+    pub synced_off: Option<u32>,
     /// Batch role.
     pub kind: RecordKind,
     /// Offset of the payload within the slice decoded.
@@ -90,7 +132,8 @@ pub enum RawError {
     Truncated,
     /// The header checksum does not match (torn, stale or foreign bytes).
     HeaderChecksum,
-    /// The header checks out but names an unknown kind or non-zero reserved bytes.
+    /// The header checks out but names an unknown kind, non-zero reserved
+    /// bytes, an LSN out of range or a synced offset past the record itself.
     BadFields,
     /// The header checks out but the payload runs past the end of the bytes.
     BadLength,
@@ -139,16 +182,30 @@ pub(crate) fn stage(buf: &mut Vec<u8>, lsn: u64, kind: RecordKind, payload: &[u8
     buf.resize(start + size, 0);
 }
 
-/// Seals the staged record at the start of `rec`: writes the chain link, the
-/// synced delta and both checksums. Returns the record checksum and the
-/// record's size in bytes.
-pub(crate) fn seal(rec: &mut [u8], salt: u64, prev_crc: u32, synced_lsn: u64) -> (u32, usize) {
-    let lsn = le_u64(rec, REC_LSN_OFF);
+/// The kind of the staged or sealed record at the start of `rec`.
+pub(crate) fn kind_of(rec: &[u8]) -> Option<RecordKind> {
+    RecordKind::from_byte(rec[REC_KIND_OFF])
+}
+
+/// The size in bytes of the staged or sealed record at the start of `rec`.
+pub(crate) fn size_of(rec: &[u8]) -> usize {
+    record_size(u64::from(le_u32(rec, REC_LEN_OFF))) as usize
+}
+
+/// Sets the LSN field of a staged record (records that take no LSN learn
+/// theirs, the LSN before them, when they are staged).
+pub(crate) fn set_lsn(rec: &mut [u8], lsn: u64) {
+    rec[REC_LSN_OFF..REC_LSN_OFF + 8].copy_from_slice(&lsn.to_le_bytes());
+}
+
+/// Seals the staged record at the start of `rec`, which lies at offset `off`
+/// of its segment: writes the chain link, the synced offset and both
+/// checksums. Returns the record checksum and the record's size in bytes.
+pub(crate) fn seal(rec: &mut [u8], salt: u64, prev_crc: u32, synced_off: u32, off: u64) -> (u32, usize) {
     let len = le_u32(rec, REC_LEN_OFF) as usize;
-    debug_assert!(synced_lsn < lsn, "a record cannot be durable before it is written");
-    let delta = u32::try_from(lsn - synced_lsn).unwrap_or(SYNCED_DELTA_UNKNOWN);
+    debug_assert!(u64::from(synced_off) <= off, "a record cannot claim bytes after itself");
     rec[REC_PREV_CRC_OFF..REC_PREV_CRC_OFF + 4].copy_from_slice(&prev_crc.to_le_bytes());
-    rec[REC_SYNCED_DELTA_OFF..REC_SYNCED_DELTA_OFF + 4].copy_from_slice(&delta.to_le_bytes());
+    rec[REC_SYNCED_OFF..REC_SYNCED_OFF + 4].copy_from_slice(&synced_off.to_le_bytes());
     let hcrc = header_crc(salt, &rec[..RECORD_HEADER_LEN]);
     rec[REC_HEADER_CRC_OFF..REC_HEADER_CRC_OFF + 4].copy_from_slice(&hcrc.to_le_bytes());
     let crc = record_crc(salt, &rec[..RECORD_HEADER_LEN + len]);
@@ -156,19 +213,50 @@ pub(crate) fn seal(rec: &mut [u8], salt: u64, prev_crc: u32, synced_lsn: u64) ->
     (crc, record_size(len as u64) as usize)
 }
 
-/// Encodes one complete record (used by tools, tests and the golden vectors).
-pub fn encode_record(salt: u64, lsn: u64, kind: RecordKind, prev_crc: u32, synced_lsn: u64, payload: &[u8]) -> Vec<u8> {
+/// Encodes one complete record that will lie at offset `off` of its segment
+/// (used by tools, tests and the golden vectors). `synced_off` is 0 for no
+/// claim, else at least the segment header's length and at most `off`.
+///
+/// ```
+/// use seawall::raw::{decode_record, encode_record};
+/// use seawall::RecordKind;
+/// let rec = encode_record(7, 1, RecordKind::Full, 0, 0, 64, b"hi");
+/// let mut seg = vec![0u8; 64];
+/// seg.extend_from_slice(&rec);
+/// assert_eq!(decode_record(&seg, 64, 7).unwrap().lsn, 1);
+/// ```
+pub fn encode_record(
+    salt: u64,
+    lsn: u64,
+    kind: RecordKind,
+    prev_crc: u32,
+    synced_off: u32,
+    off: u64,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut buf = Vec::with_capacity(record_size(payload.len() as u64) as usize);
     stage(&mut buf, lsn, kind, payload);
-    seal(&mut buf, salt, prev_crc, synced_lsn);
+    seal(&mut buf, salt, prev_crc, synced_off, off);
     buf
 }
 
-/// Decodes the record at `bytes[off..]` under `salt`, checking both checksums,
-/// the kind and reserved bytes, and that the payload lies within `bytes`.
+/// Decodes the record at `bytes[off..]` under `salt`, where `bytes` is a
+/// segment file from its first byte, checking both checksums, the kind and
+/// reserved bytes, the LSN range, that the synced offset claims nothing past
+/// the record itself, and that the payload lies within `bytes`.
 /// Never panics, whatever the input.
 pub fn decode_record(bytes: &[u8], off: usize, salt: u64) -> Result<RawRecord, RawError> {
-    let header = match bytes.get(off..).and_then(|b| b.get(..RECORD_HEADER_LEN)) {
+    let rec = bytes.get(off..).ok_or(RawError::Truncated)?;
+    let mut r = decode_slice(rec, off, salt)?;
+    r.payload_start += off;
+    r.next = r.next.saturating_add(off);
+    Ok(r)
+}
+
+/// Decodes the record at the start of `rec`, which lies at offset `off` of
+/// its segment; `payload_start` and `next` are relative to `rec`. Never panics.
+pub(crate) fn decode_slice(rec: &[u8], off: usize, salt: u64) -> Result<RawRecord, RawError> {
+    let header = match rec.get(..RECORD_HEADER_LEN) {
         Some(h) => h,
         None => return Err(RawError::Truncated),
     };
@@ -180,35 +268,32 @@ pub fn decode_record(bytes: &[u8], off: usize, salt: u64) -> Result<RawRecord, R
     }
     let kind = RecordKind::from_byte(header[REC_KIND_OFF]).ok_or(RawError::BadFields)?;
     let lsn = le_u64(header, REC_LSN_OFF);
-    let delta = le_u32(header, REC_SYNCED_DELTA_OFF);
-    // The writer stores `lsn - synced_lsn` with `synced_lsn < lsn`: a delta
-    // above the LSN claims durability for records before the log began (and
-    // "no claim" is only ever written for LSNs from 2^32 - 1 on).
+    let synced = le_u32(header, REC_SYNCED_OFF);
+    // A record can only claim bytes written before it, and never the header
+    // alone (the header is durable before any record is written).
+    let bad_claim = synced != SYNCED_NONE && (synced < SEGMENT_HEADER_LEN as u32 || synced as usize > off);
     if header[REC_RESERVED_OFF..RECORD_HEADER_LEN] != [0u8; 3]
-        || lsn == 0
+        || (kind.takes_lsn() && lsn == 0)
         || lsn > MAX_LSN
-        || delta == 0
-        || u64::from(delta) > lsn
+        || bad_claim
     {
         return Err(RawError::BadFields);
     }
     let len = le_u32(header, REC_LEN_OFF) as usize;
-    let payload_start = off + RECORD_HEADER_LEN;
-    let rec = bytes.get(off..).and_then(|b| b.get(..RECORD_HEADER_LEN + len)).ok_or(RawError::BadLength)?;
+    let body = rec.get(..RECORD_HEADER_LEN + len).ok_or(RawError::BadLength)?;
     let crc = le_u32(header, REC_CRC_OFF);
-    if crc != record_crc(salt, rec) {
+    if crc != record_crc(salt, body) {
         return Err(RawError::Checksum);
     }
-    let synced_lsn = if delta == SYNCED_DELTA_UNKNOWN { None } else { Some(lsn - u64::from(delta)) };
     Ok(RawRecord {
         crc,
         lsn,
         prev_crc: le_u32(header, REC_PREV_CRC_OFF),
-        synced_lsn,
+        synced_off: (synced != SYNCED_NONE).then_some(synced),
         kind,
-        payload_start,
+        payload_start: RECORD_HEADER_LEN,
         payload_len: len,
-        next: off.saturating_add(record_size(len as u64) as usize),
+        next: record_size(len as u64) as usize,
     })
 }
 
@@ -216,63 +301,79 @@ pub fn decode_record(bytes: &[u8], off: usize, salt: u64) -> Result<RawRecord, R
 mod tests {
     use super::*;
 
+    const OFF: usize = SEGMENT_HEADER_LEN;
+
+    /// A segment-like buffer holding `rec` at offset `OFF`.
+    fn at_off(rec: &[u8]) -> Vec<u8> {
+        let mut b = vec![0u8; OFF];
+        b.extend_from_slice(rec);
+        b
+    }
+
     #[test]
     fn round_trip() {
-        let rec = encode_record(7, 42, RecordKind::BatchMiddle, 0xdead_beef, 40, b"hello");
+        let rec = encode_record(7, 42, RecordKind::BatchMiddle, 0xdead_beef, 64, OFF as u64, b"hello");
         assert_eq!(rec.len(), 40);
-        let d = decode_record(&rec, 0, 7).unwrap();
-        assert_eq!((d.lsn, d.prev_crc, d.synced_lsn, d.kind), (42, 0xdead_beef, Some(40), RecordKind::BatchMiddle));
-        assert_eq!(&rec[d.payload_start..d.payload_start + d.payload_len], b"hello");
-        assert_eq!(d.next, 40);
+        let b = at_off(&rec);
+        let d = decode_record(&b, OFF, 7).unwrap();
+        assert_eq!((d.lsn, d.prev_crc, d.synced_off, d.kind), (42, 0xdead_beef, Some(64), RecordKind::BatchMiddle));
+        assert_eq!(&b[d.payload_start..d.payload_start + d.payload_len], b"hello");
+        assert_eq!(d.next, OFF + 40);
     }
 
     #[test]
     fn other_salt_fails_the_header_checksum() {
-        let rec = encode_record(7, 1, RecordKind::Full, 0, 0, b"x");
-        assert_eq!(decode_record(&rec, 0, 8), Err(RawError::HeaderChecksum));
+        let b = at_off(&encode_record(7, 1, RecordKind::Full, 0, 0, OFF as u64, b"x"));
+        assert_eq!(decode_record(&b, OFF, 8), Err(RawError::HeaderChecksum));
     }
 
     #[test]
     fn every_single_bit_flip_is_detected() {
-        let rec = encode_record(3, 9, RecordKind::Full, 5, 8, b"payload bytes");
+        let b = at_off(&encode_record(3, 9, RecordKind::Full, 5, 64, OFF as u64, b"payload bytes"));
         let covered = RECORD_HEADER_LEN + 13;
         for bit in 0..covered * 8 {
-            let mut bad = rec.clone();
-            bad[bit / 8] ^= 1 << (bit % 8);
-            assert!(decode_record(&bad, 0, 3).is_err(), "flip of bit {bit} went unnoticed");
+            let mut bad = b.clone();
+            bad[OFF + bit / 8] ^= 1 << (bit % 8);
+            assert!(decode_record(&bad, OFF, 3).is_err(), "flip of bit {bit} went unnoticed");
         }
     }
 
     #[test]
     fn truncated_and_zero_inputs() {
-        let rec = encode_record(1, 1, RecordKind::Full, 0, 0, b"abc");
-        assert_eq!(decode_record(&rec[..20], 0, 1), Err(RawError::Truncated));
-        assert_eq!(decode_record(&rec[..34], 0, 1), Err(RawError::BadLength));
+        let b = at_off(&encode_record(1, 1, RecordKind::Full, 0, 0, OFF as u64, b"abc"));
+        assert_eq!(decode_record(&b[..OFF + 20], OFF, 1), Err(RawError::Truncated));
+        assert_eq!(decode_record(&b[..OFF + 34], OFF, 1), Err(RawError::BadLength));
         assert_eq!(decode_record(&[0u8; 64], 0, 1), Err(RawError::Zero));
-        assert_eq!(decode_record(&rec, usize::MAX, 1), Err(RawError::Truncated));
+        assert_eq!(decode_record(&b, usize::MAX, 1), Err(RawError::Truncated));
     }
 
     #[test]
-    fn synced_delta_beyond_the_lsn_is_rejected() {
-        // Found by the decode_record fuzzer: such a record decoded with "no
-        // claim" and did not re-encode to the same bytes.
-        let mut rec = encode_record(5, 8, RecordKind::Full, 0, 0, b"abcd");
-        rec[REC_SYNCED_DELTA_OFF..REC_SYNCED_DELTA_OFF + 4].copy_from_slice(&9u32.to_le_bytes());
+    fn a_claim_past_the_record_itself_is_rejected() {
+        // A record written at offset 64 cannot know that bytes after 64 were durable.
+        let mut rec = encode_record(5, 8, RecordKind::Full, 0, 0, OFF as u64, b"abcd");
+        rec[REC_SYNCED_OFF..REC_SYNCED_OFF + 4].copy_from_slice(&72u32.to_le_bytes());
         reseal(&mut rec, 5);
-        assert_eq!(decode_record(&rec, 0, 5), Err(RawError::BadFields));
-        rec[REC_SYNCED_DELTA_OFF..REC_SYNCED_DELTA_OFF + 4].copy_from_slice(&SYNCED_DELTA_UNKNOWN.to_le_bytes());
+        assert_eq!(decode_record(&at_off(&rec), OFF, 5), Err(RawError::BadFields));
+        // Claims inside the header are never written either.
+        rec[REC_SYNCED_OFF..REC_SYNCED_OFF + 4].copy_from_slice(&8u32.to_le_bytes());
         reseal(&mut rec, 5);
-        assert_eq!(decode_record(&rec, 0, 5), Err(RawError::BadFields));
-        let far = encode_record(5, 1 << 33, RecordKind::Full, 0, 0, b"abcd");
-        assert_eq!(decode_record(&far, 0, 5).map(|r| r.synced_lsn), Ok(None), "no claim, written for a far LSN");
+        assert_eq!(decode_record(&at_off(&rec), OFF, 5), Err(RawError::BadFields));
     }
 
     #[test]
     fn lsn_beyond_the_lsn_space_is_rejected() {
-        let rec = encode_record(5, MAX_LSN + 1, RecordKind::Full, 0, MAX_LSN, b"abcd");
-        assert_eq!(decode_record(&rec, 0, 5), Err(RawError::BadFields));
-        let rec = encode_record(5, MAX_LSN, RecordKind::Full, 0, MAX_LSN - 1, b"abcd");
-        assert_eq!(decode_record(&rec, 0, 5).map(|r| r.lsn), Ok(MAX_LSN));
+        let rec = encode_record(5, MAX_LSN + 1, RecordKind::Full, 0, 0, OFF as u64, b"abcd");
+        assert_eq!(decode_record(&at_off(&rec), OFF, 5), Err(RawError::BadFields));
+        let rec = encode_record(5, MAX_LSN, RecordKind::Full, 0, 0, OFF as u64, b"abcd");
+        assert_eq!(decode_record(&at_off(&rec), OFF, 5).map(|r| r.lsn), Ok(MAX_LSN));
+    }
+
+    #[test]
+    fn records_without_an_lsn_may_sit_before_the_first_lsn() {
+        let rec = encode_record(5, 0, RecordKind::Meta, 0, 0, OFF as u64, b"");
+        assert_eq!(decode_record(&at_off(&rec), OFF, 5).map(|r| r.kind), Ok(RecordKind::Meta));
+        let rec = encode_record(5, 0, RecordKind::Full, 0, 0, OFF as u64, b"");
+        assert_eq!(decode_record(&at_off(&rec), OFF, 5), Err(RawError::BadFields));
     }
 
     /// Recomputes both checksums of a hand-edited record.
@@ -291,5 +392,6 @@ mod tests {
         assert!(BatchMiddle.may_follow(Some(BatchFirst)) && BatchLast.may_follow(Some(BatchMiddle)));
         assert!(!BatchMiddle.may_follow(None) && !Full.may_follow(Some(BatchFirst)));
         assert!(!BatchFirst.may_follow(Some(BatchMiddle)) && Full.may_follow(Some(BatchLast)));
+        assert!(Meta.may_follow(Some(Full)) && !Pad.may_follow(Some(BatchMiddle)));
     }
 }

@@ -1,26 +1,41 @@
 //! Scanning a log directory: which segments count, where the valid log ends,
-//! and what lies beyond. Reads only; `repair.rs` acts on the result.
+//! and what lies beyond. Reads only (through the seam, with `pread`);
+//! `repair.rs` acts on the result.
 //!
-//! The log is defined by its segment headers: segments are taken in id order,
-//! and a segment whose `first_lsn` is at or below the LSNs of earlier segments
-//! supersedes those records (that is how `truncate_after` makes a cut
-//! durable). Working backwards, each segment is valid up to its successor's
-//! `first_lsn - 1`; a segment starting at or after its successor's first LSN is
-//! superseded whole. Each remaining segment is then walked and the stopping
-//! point judged by the decision table in `decide.rs`.
+//! The log is defined by its segment headers, taken in id order:
+//! - a header with the reset flag starts a new log: segments before it are
+//!   superseded;
+//! - a segment whose `first_lsn` is at or below the LSNs of earlier segments
+//!   supersedes those records (a cut across segments), so working backwards
+//!   each segment is valid up to its successor's `first_lsn - 1`;
+//! - sealed segments are trusted through their trailer (two small reads);
+//!   the newest segment is walked in full and judged by the decision table
+//!   (`judge.rs`), and so is any segment without a valid trailer;
+//! - the newest segment's meta records give the metadata and the purge
+//!   point; whole segments before the purge point are purged, and a first
+//!   remaining segment that starts after it means records are missing.
 
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::decide::{decide, Inputs, Verdict};
-use crate::error::{CorruptionReason, Error, NotALogReason, Result};
-use crate::format::{FORMAT_VERSION, LOCK_FILE, QUARANTINE_SUFFIX, SEGMENT_HEADER_LEN};
+use crate::decide::Verdict;
+use crate::error::{BadFileReason, CorruptionReason, Error, NotALogReason, Result};
+use crate::format::{FORMAT_VERSION, LOCK_FILE, MAX_SEGMENT_ID, QUARANTINE_SUFFIX, SEGMENT_HEADER_LEN, TRAILER_LEN};
 use crate::inspect::{Inspection, SegmentInfo, SegmentState, TailState};
-use crate::mmap::map_file;
-use crate::scan::{probe, scan_segment, SegmentScan, Stop};
+use crate::io::{read_exact_at, FileSystem, WalFile};
+use crate::judge::{judge, Judged, Rebuilt};
+use crate::scan::{nonzero_len, MetaState, Walker};
+use crate::seal::Trailer;
 use crate::segment::{HeaderState, SegmentHeader};
 use crate::{Lsn, SegmentId};
+
+/// How a span's records are found by LSN.
+#[derive(Clone, Debug)]
+pub(crate) enum SpanIndex {
+    /// Offsets from a walk, LSN `first_lsn + i` at index `i`.
+    Walked(Vec<u32>),
+    /// The on-disk index a trailer locates (read when first needed).
+    Sealed(Trailer),
+}
 
 /// The records one segment contributes to the valid log.
 #[derive(Clone, Debug)]
@@ -28,12 +43,18 @@ pub(crate) struct Span {
     pub id: SegmentId,
     pub path: PathBuf,
     pub header: SegmentHeader,
-    /// LSN of the last accepted record (`header.first_lsn - 1` if none).
+    /// LSN of the last record (`header.first_lsn - 1` if none).
     pub last_lsn: u64,
-    /// Checksum of the last accepted record (`header.prev_crc` if none).
+    /// Checksum of the last record (`header.prev_crc` if none).
     pub last_crc: u32,
-    /// Offset just past the last accepted record.
+    /// Offset just past the last accepted unit (where appends resume).
     pub end: u64,
+    /// The segment ends with a seal: nothing more may be appended to it.
+    pub sealed: bool,
+    pub index: SpanIndex,
+    /// Largest synced offset its records claim.
+    pub claim: u64,
+    pub file_len: u64,
 }
 
 /// Where the valid log stops, when something follows it that a repair must act on.
@@ -45,6 +66,8 @@ pub(crate) struct Cut {
     pub offset: u64,
     /// End of the non-zero bytes at or after the stop in that segment.
     pub nonzero_end: u64,
+    /// Records that still validate lie in the cut bytes (quarantine them).
+    pub holds_records: bool,
 }
 
 /// A full analysis: the public inspection plus what readers and repair need.
@@ -57,6 +80,13 @@ pub(crate) struct Analysis {
     pub cut: Option<Cut>,
     /// Largest segment id in the directory.
     pub max_id: SegmentId,
+    /// Metadata and purge point.
+    pub meta: MetaState,
+    /// Pages rebuilt from parity (in the valid log's segments).
+    pub rebuilt: Vec<(SegmentId, Rebuilt)>,
+    /// Bytes a cut removed that are not cleared yet (a crash interrupted
+    /// `truncate_after` after its marker was durable): `(segment, from, to)`.
+    pub dead: Vec<(SegmentId, u64, u64)>,
 }
 
 /// The files of a log directory.
@@ -66,7 +96,9 @@ pub(crate) struct Listing {
     pub foreign: usize,
 }
 
-/// Lists a directory, telling segments from other files.
+/// Lists a directory, telling segments from other files. A non-regular file
+/// named like a segment, or a segment id too large to rotate past, is
+/// refused without opening it.
 pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
     let meta = match std::fs::metadata(dir) {
         Ok(m) => m,
@@ -84,6 +116,13 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if let Some(id) = SegmentId::from_file_name(&name) {
+            let kind = entry.file_type().map_err(|e| Error::io("stat", entry.path(), e))?;
+            if !kind.is_file() {
+                return Err(Error::BadFile { path: entry.path(), reason: BadFileReason::NotRegular });
+            }
+            if id.get() > MAX_SEGMENT_ID || id.get() == 0 {
+                return Err(Error::BadFile { path: entry.path(), reason: BadFileReason::IdOutOfRange });
+            }
             listing.segments.push((id, entry.path()));
         } else if name != LOCK_FILE && !name.ends_with(QUARANTINE_SUFFIX) {
             listing.foreign += 1;
@@ -93,74 +132,108 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
     Ok(listing)
 }
 
-fn read_header(path: &Path) -> Result<(Vec<u8>, u64)> {
-    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let len = f.metadata().map_err(|e| Error::io("stat", path, e))?.len();
-    let mut buf = Vec::with_capacity(SEGMENT_HEADER_LEN);
-    f.by_ref().take(SEGMENT_HEADER_LEN as u64).read_to_end(&mut buf).map_err(|e| Error::io("read", path, e))?;
-    Ok((buf, len))
+/// One segment file as first read: its header and length.
+struct Seg {
+    id: SegmentId,
+    path: PathBuf,
+    file: Box<dyn WalFile>,
+    len: u64,
+    state: HeaderState,
 }
 
-fn map(path: &Path) -> Result<bytes::Bytes> {
-    map_file(path).map_err(|e| Error::io("mmap", path, e))
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
+    move |e| Error::io(op, path, e)
 }
 
-fn body_is_zero(path: &Path) -> Result<bool> {
-    let bytes = map(path)?;
-    let end = data_end(path, bytes.len())?;
-    Ok(bytes.get(SEGMENT_HEADER_LEN..end).is_none_or(|b| crate::scan::nonzero_len(b) == 0))
+/// Reads a segment's bytes from its start up to where it holds data.
+pub(crate) fn read_data(file: &dyn WalFile, path: &Path, len: u64) -> Result<Vec<u8>> {
+    let end = file.data_end(len).max((SEGMENT_HEADER_LEN as u64).min(len));
+    let mut buf = vec![0u8; end as usize];
+    read_exact_at(file, &mut buf, 0).map_err(io_err("read", path))?;
+    Ok(buf)
 }
 
-/// Offset past which `path` (of `len` bytes) holds no data: the end of its
-/// last data region by `SEEK_DATA`/`SEEK_HOLE`. Preallocated space never
-/// written is a hole to these calls (ext4 and XFS report unwritten extents
-/// as holes unless the page cache holds data for them), and holes read as
-/// zeros, so a search for non-zero bytes can stop here without reading, and
-/// caching, up to a whole segment of zeros. Where the file system does not
-/// answer, returns `len`: the search then reads everything.
-fn data_end(path: &Path, len: usize) -> Result<usize> {
-    use rustix::fs::{seek, SeekFrom};
-    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let (mut pos, mut end) = (0u64, 0u64);
-    while (pos as usize) < len {
-        match seek(&file, SeekFrom::Data(pos)) {
-            Ok(data) => match seek(&file, SeekFrom::Hole(data)) {
-                Ok(hole) if hole > data => (pos, end) = (hole, hole),
-                _ => return Ok(len),
-            },
-            Err(rustix::io::Errno::NXIO) => break,
-            Err(_) => return Ok(len),
-        }
+fn read_trailer(s: &Seg, h: &SegmentHeader) -> Result<Option<Trailer>> {
+    if s.len < (SEGMENT_HEADER_LEN + TRAILER_LEN) as u64 {
+        return Ok(None);
     }
-    Ok((end as usize).min(len))
+    let mut b = [0u8; TRAILER_LEN];
+    read_exact_at(s.file.as_ref(), &mut b, s.len - TRAILER_LEN as u64).map_err(io_err("read", &s.path))?;
+    Ok(Trailer::decode(&b, s.id, h.salt, h.first_lsn))
 }
 
-fn blank_info(id: SegmentId, path: PathBuf, file_len: u64, state: SegmentState) -> SegmentInfo {
-    SegmentInfo { id, path, file_len, header: None, first_lsn: None, last_lsn: None, records: 0, bytes_used: 0, state }
+fn blank_info(s: &Seg) -> SegmentInfo {
+    SegmentInfo {
+        id: s.id,
+        path: s.path.clone(),
+        file_len: s.len,
+        header: None,
+        first_lsn: None,
+        last_lsn: None,
+        records: 0,
+        bytes_used: 0,
+        trusted: false,
+        state: SegmentState::AfterCorruption,
+    }
 }
 
-/// Scans the log in `dir` without modifying anything.
-pub(crate) fn analyze(dir: &Path) -> Result<Analysis> {
+/// A problem in log order, before the final tail state is chosen.
+struct Problem {
+    index: usize,
+    offset: u64,
+    lsn: u64,
+    reason: CorruptionReason,
+    rule: &'static str,
+    why: &'static str,
+    nonzero_end: u64,
+    /// Valid records found after the problem in its own segment.
+    later: u64,
+}
+
+/// One judged segment of the run.
+struct Outcome {
+    span: Span,
+    records: u64,
+    problem: Option<Problem>,
+    rebuilt: Vec<Rebuilt>,
+    /// Dead bytes of cuts that are not all zero.
+    dead: Vec<(u64, u64)>,
+    /// For the tail: its judgement.
+    judged: Option<Judged>,
+}
+
+/// Scans the log in `dir` without modifying anything. With `verify`, every
+/// segment is read in full rather than trusted through its trailer.
+pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<Analysis> {
     let listing = list_dir(dir)?;
     if listing.segments.is_empty() {
         let reason = if listing.foreign > 0 { NotALogReason::ForeignFiles } else { NotALogReason::NoSegments };
         return Err(Error::NotALog { path: dir.into(), reason });
     }
     let max_id = listing.segments.last().map(|s| s.0).unwrap_or_default();
-    let mut infos = Vec::with_capacity(listing.segments.len());
-    let mut states = Vec::with_capacity(listing.segments.len());
+    let mut segs = Vec::with_capacity(listing.segments.len());
     for (id, path) in listing.segments {
-        let (head, file_len) = read_header(&path)?;
+        let file = fs.open_read(&path).map_err(io_err("open", &path))?;
+        let len = file.len().map_err(io_err("stat", &path))?;
+        let mut head = vec![0u8; (SEGMENT_HEADER_LEN as u64).min(len) as usize];
+        read_exact_at(file.as_ref(), &mut head, 0).map_err(io_err("read", &path))?;
         let state = SegmentHeader::decode(&head, id);
         if let HeaderState::OtherVersion(found) = state {
             return Err(Error::UnsupportedVersion { segment: id, found, supported: FORMAT_VERSION });
         }
-        // Every segment the walk or the judging of trailing files does not
-        // reach lies after corruption.
-        infos.push(blank_info(id, path, file_len, SegmentState::AfterCorruption));
-        states.push(state);
+        segs.push(Seg { id, path, file, len, state });
     }
-    let (run_end, mid_bad) = find_run(&states);
+    let mut infos: Vec<SegmentInfo> = segs.iter().map(blank_info).collect();
+    for (info, s) in infos.iter_mut().zip(&segs) {
+        if let HeaderState::Valid(h) = s.state {
+            info.header = Some(h);
+        }
+    }
+    let base = segs.iter().rposition(|s| matches!(s.state, HeaderState::Valid(h) if h.reset)).unwrap_or(0);
+    for info in &mut infos[..base] {
+        info.state = SegmentState::Superseded;
+    }
+    let (run_end, mid_bad) = find_run(&segs, base);
     let mut a = Analysis {
         inspection: Inspection {
             dir: dir.into(),
@@ -168,61 +241,376 @@ pub(crate) fn analyze(dir: &Path) -> Result<Analysis> {
             tail: TailState::Clean,
             first_lsn: Lsn::new(1),
             last_lsn: Lsn::ZERO,
+            missing: Vec::new(),
+            metas: Default::default(),
             rule: "empty",
             why: "no segment holds a valid header",
         },
         spans: Vec::new(),
         cut: None,
         max_id,
+        meta: MetaState::default(),
+        rebuilt: Vec::new(),
+        dead: Vec::new(),
     };
-    let headers: Vec<SegmentHeader> = states[..run_end]
-        .iter()
-        .map(|s| match s {
-            HeaderState::Valid(h) => *h,
-            _ => unreachable!("the run holds valid headers only"),
-        })
-        .collect();
-    walk_run(&mut a, &mut infos, &headers)?;
-    judge_after_run(&mut a, &mut infos, &states, run_end, mid_bad.is_some())?;
+    let mut problems: Vec<Problem> = Vec::new();
+    if run_end > base {
+        judge_run(&mut a, &mut infos, &segs, base, run_end, verify, &mut problems)?;
+    }
+    if let Some(i) = mid_bad {
+        let reason = match segs[i].state {
+            HeaderState::Invalid(r) => r,
+            _ => CorruptionReason::BadMagic,
+        };
+        infos[i].state = SegmentState::Corrupt(reason);
+        problems.push(Problem {
+            index: i,
+            offset: 0,
+            lsn: a.inspection.last_lsn.get() + 1,
+            reason,
+            rule: "damaged-segment-header",
+            why: "a segment header is damaged while a later segment is valid",
+            nonzero_end: segs[i].len,
+            later: 0,
+        });
+    }
+    problems.sort_by_key(|p| p.index);
+    if let Some(p) = problems.into_iter().next() {
+        settle_corruption(&mut a, &mut infos, p);
+    }
+    judge_after_run(&mut a, &mut infos, &segs, run_end.max(base), mid_bad.is_some())?;
+    a.inspection.metas = a.meta.metas.clone();
     a.inspection.segments = infos;
     Ok(a)
 }
 
 /// Where the run of valid headers the log is built from ends, and the first
 /// bad header that has a valid one somewhere after it (mid-log damage).
-fn find_run(states: &[HeaderState]) -> (usize, Option<usize>) {
-    let last_valid = states.iter().rposition(|s| matches!(s, HeaderState::Valid(_)));
-    let first_bad = states.iter().position(|s| !matches!(s, HeaderState::Valid(_))).unwrap_or(states.len());
+fn find_run(segs: &[Seg], base: usize) -> (usize, Option<usize>) {
+    let valid = |s: &Seg| matches!(s.state, HeaderState::Valid(_));
+    let last_valid = segs.iter().rposition(valid);
+    let first_bad = segs[base..].iter().position(|s| !valid(s)).map_or(segs.len(), |p| p + base);
     match last_valid {
-        Some(lv) if first_bad < lv => (first_bad, Some(first_bad)),
-        Some(lv) => (lv + 1, None),
-        None => (0, None),
+        Some(lv) if lv >= base && first_bad < lv => (first_bad, Some(first_bad)),
+        Some(lv) if lv >= base => (lv + 1, None),
+        _ => (base, None),
     }
 }
 
+fn header_of(s: &Seg) -> SegmentHeader {
+    match s.state {
+        HeaderState::Valid(h) => h,
+        _ => unreachable!("the run holds valid headers only"),
+    }
+}
+
+/// Judges the run of valid headers `base..run_end`: the tail first (it holds
+/// the metadata and purge point), then every other segment in log order.
+fn judge_run(
+    a: &mut Analysis,
+    infos: &mut [SegmentInfo],
+    segs: &[Seg],
+    base: usize,
+    run_end: usize,
+    verify: bool,
+    problems: &mut Vec<Problem>,
+) -> Result<()> {
+    // Backwards: each segment's LSN limit, or None if superseded whole.
+    let mut limits: Vec<Option<Option<u64>>> = vec![None; run_end];
+    let mut next_first: Option<u64> = None;
+    for i in (base..run_end).rev() {
+        let h = header_of(&segs[i]);
+        match next_first {
+            Some(nf) if h.first_lsn >= nf => limits[i] = None,
+            _ => {
+                limits[i] = Some(next_first.map(|nf| nf - 1));
+                next_first = Some(h.first_lsn);
+            }
+        }
+    }
+    let tail = run_end - 1;
+    let successor_exists = |i: usize| segs.get(i + 1).is_some_and(|n| n.id == segs[i].id.next());
+    let tail_out = judge_segment(&segs[tail], None, successor_exists(tail), verify, true)?;
+    let tail_meta = &tail_out.judged.as_ref().expect("the tail is walked").walker.meta;
+    a.meta = if tail_meta.complete {
+        tail_meta.clone()
+    } else {
+        // The tail's first write (its snapshot) never became durable: the
+        // metadata is what the segment before it ended with.
+        match (0..tail).rev().find(|&i| matches!(segs[i].state, HeaderState::Valid(_))) {
+            Some(i) => judge_segment(&segs[i], None, false, true, true)?.judged.expect("walked").walker.meta,
+            None => MetaState::default(),
+        }
+    };
+    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
+    for i in base..tail {
+        match limits[i] {
+            None => {
+                infos[i].state = SegmentState::Superseded;
+            }
+            Some(limit) => {
+                outcomes.push((i, judge_segment(&segs[i], limit, successor_exists(i), verify, false)?));
+            }
+        }
+    }
+    outcomes.push((tail, tail_out));
+    let purge = a.meta.first_lsn;
+    let mut prev: Option<(u64, u32)> = None;
+    let mut started = false;
+    for (i, out) in outcomes {
+        let info = &mut infos[i];
+        fill_info(info, &out);
+        let is_tail = i == tail;
+        info.state = if is_tail && !out.span.sealed { SegmentState::Active } else { SegmentState::Sealed };
+        if !started && purge > 0 && out.span.last_lsn < purge && !is_tail {
+            info.state = SegmentState::Purged;
+            continue;
+        }
+        let h = out.span.header;
+        if !started {
+            started = true;
+            let first = if purge > 0 { purge } else { h.first_lsn };
+            a.inspection.first_lsn = Lsn::new(first);
+            if h.first_lsn > first && base == 0 {
+                a.inspection.missing.push(Lsn::new(first)..=Lsn::new(h.first_lsn - 1));
+                problems.push(Problem {
+                    index: i,
+                    offset: 0,
+                    lsn: first,
+                    reason: CorruptionReason::MissingStart,
+                    rule: "missing-start",
+                    why: "the durable purge point lies before the first segment that remains: segments were deleted",
+                    nonzero_end: 0,
+                    later: 0,
+                });
+            }
+        } else if let Some((last, crc)) = prev {
+            let gap = h.first_lsn != last + 1;
+            if gap || h.prev_crc != crc {
+                if h.first_lsn > last + 1 {
+                    a.inspection.missing.push(Lsn::new(last + 1)..=Lsn::new(h.first_lsn - 1));
+                }
+                let reason = if gap { CorruptionReason::MissingRecords } else { CorruptionReason::ChainMismatch };
+                problems.push(Problem {
+                    index: i,
+                    offset: 0,
+                    lsn: last + 1,
+                    reason,
+                    rule: "segment-boundary",
+                    why: "a segment must start right after its predecessor's last record and name its checksum",
+                    nonzero_end: 0,
+                    later: 0,
+                });
+            }
+        }
+        prev = Some((out.span.last_lsn, out.span.last_crc));
+        if let Some(p) = out.problem {
+            problems.push(Problem { index: i, ..p });
+        }
+        for r in &out.rebuilt {
+            a.rebuilt.push((out.span.id, r.clone()));
+        }
+        for &(from, to) in &out.dead {
+            a.dead.push((out.span.id, from, to));
+        }
+        if is_tail {
+            let j = out.judged.as_ref().expect("the tail is walked");
+            (a.inspection.rule, a.inspection.why) = (j.rule, j.why);
+            if j.verdict == Verdict::TornTail {
+                let ev = &j.evidence;
+                a.inspection.tail = TailState::Torn {
+                    segment: out.span.id,
+                    offset: out.span.end,
+                    bytes: ev.nonzero_end as u64 - out.span.end,
+                    last_lsn: Lsn::new(out.span.last_lsn),
+                };
+                a.cut = Some(Cut {
+                    index: i,
+                    offset: out.span.end,
+                    nonzero_end: ev.nonzero_end as u64,
+                    holds_records: ev.later_records > 0,
+                });
+            }
+        }
+        a.inspection.last_lsn = Lsn::new(out.span.last_lsn);
+        a.spans.push(out.span);
+    }
+    let purge_ok = purge == 0 || purge <= a.inspection.last_lsn.get() + 1;
+    if !purge_ok {
+        problems.push(Problem {
+            index: tail,
+            offset: 0,
+            lsn: a.inspection.last_lsn.get() + 1,
+            reason: CorruptionReason::BadMeta,
+            rule: "bad-purge-point",
+            why: "the purge point lies after the last record",
+            nonzero_end: 0,
+            later: 0,
+        });
+    }
+    Ok(())
+}
+
+fn fill_info(info: &mut SegmentInfo, out: &Outcome) {
+    let s = &out.span;
+    info.header = Some(s.header);
+    info.records = out.records;
+    info.bytes_used = s.end;
+    info.trusted = matches!(s.index, SpanIndex::Sealed(_));
+    if out.records > 0 {
+        info.first_lsn = Some(Lsn::new(s.header.first_lsn));
+        info.last_lsn = Some(Lsn::new(s.last_lsn));
+    }
+}
+
+/// Judges one segment: trusted through its trailer when it has a valid one
+/// (and `verify` is off and the trailer agrees with `limit`), else walked.
+fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, is_tail: bool) -> Result<Outcome> {
+    let h = header_of(s);
+    if !verify && !is_tail {
+        if let Some(t) = read_trailer(s, &h)? {
+            if Some(t.last_lsn) == limit {
+                let span = Span {
+                    id: s.id,
+                    path: s.path.clone(),
+                    header: h,
+                    last_lsn: t.last_lsn,
+                    last_crc: t.last_crc,
+                    end: u64::from(t.index_off),
+                    sealed: true,
+                    index: SpanIndex::Sealed(t),
+                    claim: 0,
+                    file_len: s.len,
+                };
+                let problem = (!next_exists).then(|| missing_successor(s, &span));
+                return Ok(Outcome {
+                    records: t.count(),
+                    span,
+                    problem,
+                    rebuilt: Vec::new(),
+                    dead: Vec::new(),
+                    judged: None,
+                });
+            }
+        }
+    }
+    let mut bytes = read_data(s.file.as_ref(), &s.path, s.len)?;
+    let j = judge(&mut bytes, Walker::new(h.salt, h.first_lsn, h.prev_crc), limit);
+    let w = &j.walker;
+    let span = Span {
+        id: s.id,
+        path: s.path.clone(),
+        header: h,
+        last_lsn: w.lsn,
+        last_crc: w.crc,
+        end: w.end as u64,
+        sealed: w.sealed_at.is_some(),
+        index: SpanIndex::Walked(w.offsets.clone()),
+        claim: u64::from(w.claim),
+        file_len: s.len,
+    };
+    let mut problem = match j.verdict {
+        Verdict::Corruption(reason) => Some(Problem {
+            index: 0,
+            offset: w.end as u64,
+            lsn: w.lsn + 1,
+            reason,
+            rule: j.rule,
+            why: j.why,
+            nonzero_end: (j.evidence.nonzero_end.max(w.end)) as u64,
+            later: j.evidence.later_records,
+        }),
+        _ => None,
+    };
+    if problem.is_none() && span.sealed && !next_exists {
+        problem = Some(missing_successor(s, &span));
+    }
+    let dead = w
+        .dead
+        .iter()
+        .filter(|&&(a, b)| bytes.get(a..b.min(bytes.len())).is_some_and(|d| nonzero_len(d) > 0))
+        .map(|&(a, b)| (a as u64, b as u64))
+        .collect();
+    Ok(Outcome { records: w.records(), rebuilt: j.rebuilt.clone(), dead, span, problem, judged: Some(j) })
+}
+
+fn missing_successor(s: &Seg, span: &Span) -> Problem {
+    Problem {
+        index: 0,
+        offset: s.len,
+        lsn: span.last_lsn + 1,
+        reason: CorruptionReason::MissingSegment,
+        rule: "missing-segment",
+        why: "a sealed segment's successor is created before the seal, so its file must exist",
+        nonzero_end: s.len,
+        later: 0,
+    }
+}
+
+/// Makes problem `p` the log's corruption: the valid log stops there.
+fn settle_corruption(a: &mut Analysis, infos: &mut [SegmentInfo], p: Problem) {
+    let id = infos[p.index].id;
+    // The valid log ends at the problem: drop the spans after it, and the
+    // problem segment's own span if the damage is at its start.
+    let keep = a.spans.iter().position(|s| s.id >= id).unwrap_or(a.spans.len());
+    let mut after: u64 = infos[p.index + 1..].iter().map(|i| i.records).sum::<u64>() + p.later;
+    if let Some(span) = a.spans.get(keep).filter(|s| s.id == id && p.offset > 0) {
+        a.inspection.last_lsn = Lsn::new(span.last_lsn);
+        a.spans.truncate(keep + 1);
+    } else {
+        a.spans.truncate(keep);
+        a.inspection.last_lsn =
+            a.spans.last().map_or(Lsn::new(a.inspection.first_lsn.get() - 1), |s| Lsn::new(s.last_lsn));
+        after += infos[p.index].records;
+    }
+    if a.inspection.first_lsn.get() > a.inspection.last_lsn.get() + 1 {
+        a.inspection.first_lsn = Lsn::new(a.inspection.last_lsn.get() + 1);
+    }
+    infos[p.index].state = SegmentState::Corrupt(p.reason);
+    for info in &mut infos[p.index + 1..] {
+        if matches!(info.state, SegmentState::Sealed | SegmentState::Active) {
+            info.state = SegmentState::AfterCorruption;
+        }
+    }
+    (a.inspection.rule, a.inspection.why) = (p.rule, p.why);
+    a.inspection.tail = TailState::Corrupt {
+        segment: id,
+        offset: p.offset,
+        lsn: Lsn::new(p.lsn),
+        reason: p.reason,
+        valid_records_after: after,
+    };
+    a.cut =
+        Some(Cut { index: p.index, offset: p.offset, nonzero_end: p.nonzero_end.max(p.offset), holds_records: true });
+}
+
 /// Judges the files after the run: trailing spares and torn rotations, or
-/// (with `mid_log_damage`) a damaged header with valid segments after it.
+/// (with `mid_log_damage`) segments after a damaged header.
 fn judge_after_run(
     a: &mut Analysis,
     infos: &mut [SegmentInfo],
-    states: &[HeaderState],
+    segs: &[Seg],
     run_end: usize,
     mid_log_damage: bool,
 ) -> Result<()> {
     for i in run_end..infos.len() {
-        let reason = match states[i] {
-            HeaderState::Valid(h) => {
-                // Only after a damaged mid-log header, which was judged first.
-                infos[i].header = Some(h);
-                infos[i].state = SegmentState::AfterCorruption;
-                continue;
-            }
-            HeaderState::OtherVersion(_) => unreachable!("refused before the walk"),
+        if let HeaderState::Valid(_) = segs[i].state {
+            // Only after a damaged mid-log header: its records are valid but
+            // out of the log's reach.
+            let out = judge_segment(&segs[i], None, true, false, false)?;
+            fill_info(&mut infos[i], &out);
+            infos[i].state = SegmentState::AfterCorruption;
+            continue;
+        }
+        let reason = match segs[i].state {
             HeaderState::Blank => CorruptionReason::BadMagic,
             HeaderState::Invalid(r) => r,
+            _ => unreachable!("valid and other-version headers are handled before"),
         };
-        if !mid_log_damage && body_is_zero(&infos[i].path)? {
-            if states[i] == HeaderState::Blank {
+        let body = read_data(segs[i].file.as_ref(), &segs[i].path, segs[i].len)?;
+        let body_zero = body.get(SEGMENT_HEADER_LEN..).is_none_or(|b| nonzero_len(b) == 0);
+        if !mid_log_damage && body_zero {
+            if segs[i].state == HeaderState::Blank {
                 infos[i].state = SegmentState::Unused;
                 continue;
             }
@@ -243,183 +631,20 @@ fn judge_after_run(
             infos[i].state = SegmentState::AfterCorruption;
             continue;
         }
-        a.inspection.rule = "damaged-segment-header";
-        a.inspection.why = "a segment header is damaged while records follow it, or a later segment is valid";
-        infos[i].state = SegmentState::Corrupt(reason);
-        let after = count_records_after(infos, states, i + 1)?;
-        a.inspection.tail = TailState::Corrupt {
-            segment: infos[i].id,
-            offset: 0,
-            lsn: a.inspection.last_lsn.next(),
-            reason,
-            valid_records_after: after,
-        };
-        a.cut = Some(Cut { index: i, offset: 0, nonzero_end: infos[i].file_len });
+        settle_corruption(
+            a,
+            infos,
+            Problem {
+                index: i,
+                offset: 0,
+                lsn: a.inspection.last_lsn.get() + 1,
+                reason,
+                rule: "damaged-segment-header",
+                why: "a segment header is damaged while records follow it, or a later segment is valid",
+                nonzero_end: segs[i].len,
+                later: 0,
+            },
+        );
     }
     Ok(())
-}
-
-/// Walks the run of valid-header segments; fills spans, per-segment facts,
-/// the tail and the cut.
-fn walk_run(a: &mut Analysis, infos: &mut [SegmentInfo], headers: &[SegmentHeader]) -> Result<()> {
-    let n = headers.len();
-    // Backwards: each segment's LSN limit, or None if superseded whole.
-    let mut limits: Vec<Option<Option<u64>>> = vec![None; n];
-    let mut next_first: Option<u64> = None;
-    for i in (0..n).rev() {
-        let h = &headers[i];
-        match next_first {
-            Some(nf) if h.first_lsn >= nf => limits[i] = None,
-            _ => {
-                limits[i] = Some(next_first.map(|nf| nf - 1));
-                next_first = Some(h.first_lsn);
-            }
-        }
-    }
-    let mut prev: Option<(u64, u32)> = None; // (last lsn, last crc) of the previous span
-    for i in 0..n {
-        let h = headers[i];
-        infos[i].header = Some(h);
-        let Some(limit) = limits[i] else {
-            infos[i].state = SegmentState::Superseded;
-            continue;
-        };
-        let info = &mut infos[i];
-        if let Some((last, crc)) = prev {
-            let reason = if h.first_lsn != last + 1 {
-                Some(CorruptionReason::MissingRecords)
-            } else if h.prev_crc != crc {
-                Some(CorruptionReason::ChainMismatch)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                a.inspection.rule = "segment-boundary";
-                a.inspection.why =
-                    "a segment must start right after its predecessor's last record and name its checksum";
-                info.state = SegmentState::Corrupt(reason);
-                let file_len = info.file_len;
-                let after = scan_segment(&map(&info.path)?, h.salt, h.first_lsn, h.prev_crc, None).records;
-                a.inspection.tail = TailState::Corrupt {
-                    segment: h.id,
-                    offset: 0,
-                    lsn: Lsn::new(last + 1),
-                    reason,
-                    valid_records_after: after + later_span_records(infos, headers, &limits, i + 1)?,
-                };
-                a.cut = Some(Cut { index: i, offset: 0, nonzero_end: file_len });
-                return Ok(());
-            }
-        } else {
-            a.inspection.first_lsn = Lsn::new(h.first_lsn);
-        }
-        let bytes = map(&info.path)?;
-        let scan = scan_segment(&bytes, h.salt, h.first_lsn, h.prev_crc, limit);
-        record_scan(a, info, &h, &scan);
-        prev = Some((scan.last_lsn, scan.last_crc));
-        info.state = if limit.is_some() { SegmentState::Sealed } else { SegmentState::Active };
-        if limit.is_some() && scan.stop == Stop::Limit {
-            // The table's sealed-complete row ignores what follows the limit
-            // (superseded bytes), so it is not probed.
-            let inputs = Inputs {
-                has_successor: true,
-                reached_limit: true,
-                tail_zero: true,
-                later_valid: false,
-                later_synced: false,
-            };
-            if decide(inputs).verdict == Verdict::Complete {
-                continue;
-            }
-        }
-        let data = data_end(&info.path, bytes.len())?.max(scan.end);
-        let ev = probe(&bytes[..data.min(bytes.len())], scan.end, h.salt, scan.last_lsn);
-        let inputs = Inputs {
-            has_successor: limit.is_some(),
-            reached_limit: scan.stop == Stop::Limit,
-            tail_zero: ev.tail_zero(scan.end),
-            later_valid: ev.later_records > 0 || ev.incomplete,
-            later_synced: ev.later_synced || ev.incomplete,
-        };
-        let row = decide(inputs);
-        (a.inspection.rule, a.inspection.why) = (row.name, row.why);
-        match row.verdict {
-            Verdict::Complete | Verdict::CleanEnd => {}
-            Verdict::TornTail => {
-                a.inspection.tail = TailState::Torn {
-                    segment: h.id,
-                    offset: scan.end as u64,
-                    bytes: (ev.nonzero_end - scan.end) as u64,
-                    last_lsn: Lsn::new(scan.last_lsn),
-                };
-                a.cut = Some(Cut { index: i, offset: scan.end as u64, nonzero_end: ev.nonzero_end as u64 });
-            }
-            Verdict::Corruption(reason) => {
-                // Where the walk stopped says more than the verdict's reason
-                // when the successor proves records are missing.
-                let reason = match (reason, scan.stop) {
-                    (CorruptionReason::MissingRecords, Stop::Bad(r)) if !ev.tail_zero(scan.end) => r,
-                    _ => reason,
-                };
-                infos[i].state = SegmentState::Corrupt(reason);
-                let later = later_span_records(infos, headers, &limits, i + 1)?;
-                a.inspection.tail = TailState::Corrupt {
-                    segment: h.id,
-                    offset: scan.end as u64,
-                    lsn: Lsn::new(scan.last_lsn + 1),
-                    reason,
-                    valid_records_after: ev.later_records + later,
-                };
-                a.cut = Some(Cut { index: i, offset: scan.end as u64, nonzero_end: ev.nonzero_end as u64 });
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
-}
-
-fn record_scan(a: &mut Analysis, info: &mut SegmentInfo, h: &SegmentHeader, scan: &SegmentScan) {
-    info.records = scan.records;
-    info.bytes_used = scan.end as u64;
-    if scan.records > 0 {
-        info.first_lsn = Some(Lsn::new(h.first_lsn));
-        info.last_lsn = Some(Lsn::new(scan.last_lsn));
-    }
-    a.inspection.last_lsn = Lsn::new(scan.last_lsn);
-    a.spans.push(Span {
-        id: h.id,
-        path: info.path.clone(),
-        header: *h,
-        last_lsn: scan.last_lsn,
-        last_crc: scan.last_crc,
-        end: scan.end as u64,
-    });
-}
-
-/// Valid records of the non-superseded segments from `from` on, each walked on its own.
-fn later_span_records(
-    infos: &[SegmentInfo],
-    headers: &[SegmentHeader],
-    limits: &[Option<Option<u64>>],
-    from: usize,
-) -> Result<u64> {
-    let mut n = 0;
-    for i in from..headers.len() {
-        if let Some(limit) = limits[i] {
-            let h = &headers[i];
-            n += scan_segment(&map(&infos[i].path)?, h.salt, h.first_lsn, h.prev_crc, limit).records;
-        }
-    }
-    Ok(n)
-}
-
-/// Valid records in segments with valid headers from `from` on.
-fn count_records_after(infos: &[SegmentInfo], states: &[HeaderState], from: usize) -> Result<u64> {
-    let mut n = 0;
-    for i in from..infos.len() {
-        if let HeaderState::Valid(h) = states[i] {
-            n += scan_segment(&map(&infos[i].path)?, h.salt, h.first_lsn, h.prev_crc, None).records;
-        }
-    }
-    Ok(n)
 }

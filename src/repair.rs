@@ -9,13 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::format::QUARANTINE_SUFFIX;
+use crate::error::{CorruptionReason, Error, Result};
+use crate::format::{QUARANTINE_SUFFIX, SEGMENT_HEADER_LEN};
 use crate::inspect::{SegmentState, TailState};
-use crate::io::{write_all_at, FileSystem};
-use crate::mmap::map_file;
+use crate::io::{read_exact_at, write_all_at, FileSystem};
 use crate::recovery::Analysis;
-use crate::scan::probe;
 use crate::{Lsn, RecoveryMode, SegmentId};
 
 /// Why recovery removed a segment file.
@@ -28,13 +26,28 @@ pub enum RemovalReason {
     Unused,
     /// Its header was torn by a crash before any record was written to it.
     TornHeader,
+    /// Every record in it lies before the log's purge point.
+    Purged,
+}
+
+impl std::fmt::Display for RemovalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RemovalReason::Superseded => "superseded: a later segment replaced its records (truncate_after or reset)",
+            RemovalReason::Unused => "unused: created ahead of need, never written",
+            RemovalReason::TornHeader => "torn header: a rotation cut by a crash before any record",
+            RemovalReason::Purged => "purged: every record lies before the purge point",
+        })
+    }
 }
 
 /// One change recovery made (or, for a dry run, would make).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecoveryAction {
-    /// Bytes `offset..offset + bytes` of a segment were copied to `file`.
+    /// Bytes `offset..offset + bytes` of a segment were copied to `file`, at
+    /// the same offsets and after a copy of the segment's header, so that
+    /// `seawall dump FILE` reads the records they hold.
     QuarantinedBytes {
         /// The segment.
         segment: SegmentId,
@@ -68,6 +81,46 @@ pub enum RecoveryAction {
         /// Bytes cleared.
         bytes: u64,
     },
+    /// A damaged page of an acknowledged window was rebuilt from the parity
+    /// written with it, and written back.
+    RepairedPage {
+        /// The segment.
+        segment: SegmentId,
+        /// First byte rewritten.
+        offset: u64,
+        /// Bytes rewritten.
+        bytes: u64,
+    },
+}
+
+impl std::fmt::Display for RecoveryAction {
+    /// One line per action, as `seawall repair` prints it:
+    ///
+    /// ```
+    /// use seawall::{RecoveryAction, SegmentId};
+    /// let a = RecoveryAction::ClearedTail { segment: SegmentId::new(2), offset: 100, bytes: 13 };
+    /// assert_eq!(a.to_string(), "clear 0000000000000002.wal bytes 100..113 (13 bytes) overwritten with zeros");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoveryAction::QuarantinedBytes { segment, offset, bytes, file } => write!(
+                f,
+                "quarantine {segment} bytes {offset}..{} ({bytes} bytes) copied to {}",
+                offset + bytes,
+                file.display()
+            ),
+            RecoveryAction::QuarantinedSegment { segment, file } => {
+                write!(f, "quarantine {segment} renamed to {}", file.display())
+            }
+            RecoveryAction::RemovedSegment { segment, reason } => write!(f, "remove {segment} {reason}"),
+            RecoveryAction::ClearedTail { segment, offset, bytes } => {
+                write!(f, "clear {segment} bytes {offset}..{} ({bytes} bytes) overwritten with zeros", offset + bytes)
+            }
+            RecoveryAction::RepairedPage { segment, offset, bytes } => {
+                write!(f, "repair {segment} bytes {offset}..{} ({bytes} bytes) rebuilt from parity", offset + bytes)
+            }
+        }
+    }
 }
 
 /// What recovery found and did when a log was opened.
@@ -92,6 +145,13 @@ impl RecoveryReport {
         self.tail == TailState::Clean
     }
 
+    /// Records that still validated and were moved to quarantine files.
+    pub fn quarantined(&self) -> bool {
+        self.actions
+            .iter()
+            .any(|a| matches!(a, RecoveryAction::QuarantinedBytes { .. } | RecoveryAction::QuarantinedSegment { .. }))
+    }
+
     /// Bytes of the log cut off by recovery.
     pub fn bytes_dropped(&self) -> u64 {
         self.actions
@@ -101,6 +161,21 @@ impl RecoveryReport {
                 _ => 0,
             })
             .sum()
+    }
+}
+
+impl std::fmt::Display for RecoveryReport {
+    /// What `seawall repair` prints: the tail found, each change, the result.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "found: {}", self.tail)?;
+        for a in &self.actions {
+            writeln!(f, "  {a}")?;
+        }
+        write!(f, "the log holds LSN {}..={} in {} segment files", self.first_lsn, self.last_lsn, self.segments)?;
+        if self.bytes_dropped() > 0 {
+            write!(f, "; {} bytes dropped", self.bytes_dropped())?;
+        }
+        Ok(())
     }
 }
 
@@ -119,7 +194,30 @@ fn quarantine_name(dir: &Path, base: &str, taken: &[PathBuf]) -> PathBuf {
 pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryAction>> {
     let insp = &a.inspection;
     let mut actions = Vec::new();
+    let mut taken = Vec::new();
     let mut cut_from = insp.segments.len(); // files from here on are moved aside
+    if mode == RecoveryMode::Strict {
+        if let Some((segment, r)) = a.rebuilt.first() {
+            let lsn = Lsn::new(insp.last_lsn.get() + 1);
+            return Err(Error::Corruption {
+                segment: *segment,
+                offset: r.offset,
+                lsn,
+                reason: CorruptionReason::BadChecksum,
+            });
+        }
+    }
+    for (segment, r) in &a.rebuilt {
+        actions.push(RecoveryAction::RepairedPage { segment: *segment, offset: r.offset, bytes: r.bytes.len() as u64 });
+    }
+    // Finish cuts a crash interrupted: their marker is durable, their dead
+    // bytes are not cleared yet.
+    for &(segment, from, to) in &a.dead {
+        if mode == RecoveryMode::Strict {
+            return Err(Error::TornTail { segment, offset: from, bytes: to - from, last_lsn: insp.last_lsn });
+        }
+        actions.push(RecoveryAction::ClearedTail { segment, offset: from, bytes: to - from });
+    }
     match (&insp.tail, mode) {
         (TailState::Clean, _) => {}
         (
@@ -133,38 +231,33 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
         }
         (TailState::Torn { .. }, _) => {
             if let Some(cut) = &a.cut {
-                let id = insp.segments[cut.index].id;
-                actions.push(RecoveryAction::ClearedTail {
-                    segment: id,
-                    offset: cut.offset,
-                    bytes: cut.nonzero_end - cut.offset,
-                });
+                let seg = &insp.segments[cut.index];
+                let (offset, bytes) = (cut.offset, cut.nonzero_end - cut.offset);
+                if cut.holds_records {
+                    // Records that still validate are never destroyed.
+                    let file = quarantine_name(&insp.dir, &format!("{}.{offset}", seg.id.file_name()), &taken);
+                    taken.push(file.clone());
+                    actions.push(RecoveryAction::QuarantinedBytes { segment: seg.id, offset, bytes, file });
+                }
+                actions.push(RecoveryAction::ClearedTail { segment: seg.id, offset, bytes });
             }
         }
         (TailState::Corrupt { .. }, RecoveryMode::Salvage) => {
             let cut = a.cut.as_ref().expect("corruption has a cut");
-            let mut taken = Vec::new();
             // The segment that becomes the last one: its bytes past the valid
             // end are copied aside, then cleared.
             let (keep_idx, keep_from, keep_to) = if cut.offset > 0 {
                 cut_from = cut.index + 1;
                 (Some(cut.index), cut.offset, cut.nonzero_end)
             } else {
+                // The segments before are complete up to their successor (or
+                // sealed): nothing past their valid end belongs to the log.
                 cut_from = cut.index;
-                match a.spans.last() {
-                    Some(span) => {
-                        let idx = insp.segments.iter().position(|s| s.id == span.id).expect("span is listed");
-                        let bytes = map_file(&span.path).map_err(|e| Error::io("mmap", &span.path, e))?;
-                        let ev = probe(&bytes, span.end as usize, span.header.salt, span.last_lsn);
-                        (Some(idx), span.end, ev.nonzero_end as u64)
-                    }
-                    None => (None, 0, 0),
-                }
+                (None, 0, 0)
             };
             if let Some(idx) = keep_idx.filter(|_| keep_to > keep_from) {
                 let seg = &insp.segments[idx];
-                let base = format!("{}.{}", seg.id.file_name(), keep_from);
-                let file = quarantine_name(&insp.dir, &base, &taken);
+                let file = quarantine_name(&insp.dir, &format!("{}.{keep_from}", seg.id.file_name()), &taken);
                 taken.push(file.clone());
                 actions.push(RecoveryAction::QuarantinedBytes {
                     segment: seg.id,
@@ -193,21 +286,35 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
             }
         }
     }
+    // A sealed last segment's successor file is kept: the log reuses it for
+    // its next segment (a sealed segment's successor must always exist).
+    let keep_successor = a.spans.last().filter(|s| s.sealed).map(|s| s.id.next());
     for seg in &insp.segments[..cut_from] {
         let reason = match seg.state {
             SegmentState::Superseded => RemovalReason::Superseded,
+            SegmentState::Purged => RemovalReason::Purged,
+            SegmentState::Unused if Some(seg.id) == keep_successor => continue,
+            SegmentState::TornHeader if Some(seg.id) == keep_successor => {
+                // Kept for reuse, with its torn header cleared: blank again.
+                let bytes = seg.file_len.min(SEGMENT_HEADER_LEN as u64);
+                actions.push(RecoveryAction::ClearedTail { segment: seg.id, offset: 0, bytes });
+                continue;
+            }
             SegmentState::Unused => RemovalReason::Unused,
             SegmentState::TornHeader => RemovalReason::TornHeader,
             _ => continue,
         };
         actions.push(RecoveryAction::RemovedSegment { segment: seg.id, reason });
     }
-    // Removals go newest first, so a crash midway never leaves a gap.
+    // Repairs first (they only rewrite bytes that validate again), then
+    // quarantine copies, then removals newest first (so a crash midway never
+    // leaves a gap), then clearing.
     actions.sort_by_key(|a| match a {
-        RecoveryAction::QuarantinedBytes { .. } => (0, 0),
-        RecoveryAction::QuarantinedSegment { segment, .. } => (1, u64::MAX - segment.get()),
-        RecoveryAction::RemovedSegment { segment, .. } => (2, u64::MAX - segment.get()),
-        RecoveryAction::ClearedTail { .. } => (3, 0),
+        RecoveryAction::RepairedPage { .. } => (0, 0),
+        RecoveryAction::QuarantinedBytes { .. } => (1, 0),
+        RecoveryAction::QuarantinedSegment { segment, .. } => (2, u64::MAX - segment.get()),
+        RecoveryAction::RemovedSegment { segment, .. } => (3, u64::MAX - segment.get()),
+        RecoveryAction::ClearedTail { .. } => (4, 0),
     });
     Ok(actions)
 }
@@ -219,12 +326,23 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
     let mut dir_dirty = false;
     for action in actions {
         match action {
+            RecoveryAction::RepairedPage { segment, offset, .. } => {
+                let path = path_of(*segment);
+                let r = a.rebuilt.iter().find(|(s, r)| s == segment && r.offset == *offset).expect("planned");
+                let f = fs.open(&path).map_err(|e| Error::io("open", &path, e))?;
+                write_all_at(f.as_ref(), &r.1.bytes, *offset).map_err(|e| Error::io("write", &path, e))?;
+                f.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+            }
             RecoveryAction::QuarantinedBytes { segment, offset, bytes, file } => {
                 let src = path_of(*segment);
-                let data = map_file(&src).map_err(|e| Error::io("mmap", &src, e))?;
-                let range = *offset as usize..(*offset + *bytes) as usize;
+                let f = fs.open_read(&src).map_err(|e| Error::io("open", &src, e))?;
+                let mut header = vec![0u8; SEGMENT_HEADER_LEN];
+                read_exact_at(f.as_ref(), &mut header, 0).map_err(|e| Error::io("read", &src, e))?;
+                let mut data = vec![0u8; *bytes as usize];
+                read_exact_at(f.as_ref(), &mut data, *offset).map_err(|e| Error::io("read", &src, e))?;
                 let out = fs.create(file).map_err(|e| Error::io("create", file, e))?;
-                write_all_at(out.as_ref(), &data[range], 0).map_err(|e| Error::io("write", file, e))?;
+                write_all_at(out.as_ref(), &header, 0).map_err(|e| Error::io("write", file, e))?;
+                write_all_at(out.as_ref(), &data, *offset).map_err(|e| Error::io("write", file, e))?;
                 out.sync_data().map_err(|e| Error::io("fdatasync", file, e))?;
                 fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
             }
@@ -244,19 +362,25 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
                 }
                 let path = path_of(*segment);
                 let f = fs.open(&path).map_err(|e| Error::io("open", &path, e))?;
-                let zeros = vec![0u8; (*bytes).min(1 << 20) as usize];
-                let (mut at, end) = (*offset, *offset + *bytes);
-                while at < end {
-                    let n = (end - at).min(zeros.len() as u64) as usize;
-                    write_all_at(f.as_ref(), &zeros[..n], at).map_err(|e| Error::io("write", &path, e))?;
-                    at += n as u64;
-                }
+                write_zeros(f.as_ref(), &path, *offset, *bytes)?;
                 f.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
             }
         }
     }
     if dir_dirty {
         fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
+    }
+    Ok(())
+}
+
+/// Overwrites `bytes` bytes at `offset` with zeros (not yet synced).
+pub(crate) fn write_zeros(f: &dyn crate::io::WalFile, path: &Path, offset: u64, bytes: u64) -> Result<()> {
+    let zeros = vec![0u8; bytes.min(1 << 20) as usize];
+    let (mut at, end) = (offset, offset + bytes);
+    while at < end {
+        let n = (end - at).min(zeros.len() as u64) as usize;
+        write_all_at(f, &zeros[..n], at).map_err(|e| Error::io("write", path, e))?;
+        at += n as u64;
     }
     Ok(())
 }

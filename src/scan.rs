@@ -1,88 +1,242 @@
 //! Walking the records of one segment, and gathering evidence past the point
 //! where they stop. Pure: works on byte slices, does no I/O.
+//!
+//! A [`Walker`] accepts records while they validate, follow in LSN and
+//! chain, and form whole batches. It applies meta records as it goes (so it
+//! knows the metadata and purge point at the end) and cut markers (which
+//! rewind it to the LSN they cut back to). Where it stops, [`probe`] looks
+//! at what lies beyond; `recovery.rs` turns that into a verdict with the
+//! decision table and may resume the walk (past a cut's dead bytes, or
+//! after rebuilding a page from parity).
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
 
 use crate::error::CorruptionReason;
 use crate::format::{RECORD_ALIGN, REC_LEN_OFF, SEGMENT_HEADER_LEN};
-use crate::record::{decode_record, RawError};
+use crate::meta::{CutInfo, MetaRecord};
+use crate::record::{decode_record, RawError, RawRecord, RecordKind};
+use crate::seal::decode_index;
 
-/// Where the scan of a segment stopped.
+/// Why a walk stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Stop {
-    /// The record with the segment's LSN limit was accepted.
-    Limit,
+    /// A valid seal (index) record: the segment ends here, complete.
+    Sealed,
     /// No valid record at `end`: unwritten space, a torn write or damage.
     Bad(CorruptionReason),
 }
 
-/// The result of walking one segment from its header onwards.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct SegmentScan {
-    /// Records accepted (whole batches only).
-    pub records: u64,
-    /// LSN of the last accepted record, or `first_lsn - 1`.
-    pub last_lsn: u64,
-    /// Checksum of the last accepted record, or the header's `prev_crc`.
-    pub last_crc: u32,
-    /// Offset just past the last accepted record.
-    pub end: usize,
-    /// Why the walk stopped.
-    pub stop: Stop,
+/// The metadata state a walk has seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct MetaState {
+    pub metas: BTreeMap<Bytes, Bytes>,
+    /// The purge point, 0 if no meta record set one.
+    pub first_lsn: u64,
+    /// A snapshot was seen (the state is complete, not only updates).
+    pub complete: bool,
 }
 
-/// Walks the records of a segment whose header says it starts at `first_lsn`
-/// with chain seed `prev_crc`, accepting records while they validate, follow
-/// in LSN and chain, and form whole batches, up to LSN `limit` (inclusive).
-///
-/// Invariant: `end` is always the end of a whole logical unit (a lone record
-/// or the last record of a batch): an incomplete batch is never accepted.
-pub(crate) fn scan_segment(bytes: &[u8], salt: u64, first_lsn: u64, prev_crc: u32, limit: Option<u64>) -> SegmentScan {
-    let mut unit = SegmentScan {
-        records: 0,
-        last_lsn: first_lsn - 1,
-        last_crc: prev_crc,
-        end: SEGMENT_HEADER_LEN,
-        stop: Stop::Bad(CorruptionReason::BadChecksum),
-    };
-    if limit == Some(unit.last_lsn) {
-        unit.stop = Stop::Limit;
-        return unit;
+impl MetaState {
+    fn apply(&mut self, m: &MetaRecord) {
+        m.apply(&mut self.metas, &mut self.first_lsn);
+        self.complete |= m.snapshot;
     }
-    let (mut off, mut lsn, mut crc, mut kind, mut pending) = (unit.end, unit.last_lsn, unit.last_crc, None, 0u64);
-    loop {
-        let reason = match decode_record(bytes, off, salt) {
-            Err(e) => raw_reason(e),
-            Ok(r) if r.lsn != lsn + 1 => CorruptionReason::LsnMismatch,
-            Ok(r) if r.prev_crc != crc => CorruptionReason::ChainMismatch,
-            Ok(r) if !r.kind.may_follow(kind) => CorruptionReason::BadBatch,
-            Ok(r) => {
-                (off, lsn, crc, kind) = (r.next, r.lsn, r.crc, Some(r.kind));
-                pending += 1;
-                if r.kind.ends_unit() {
-                    unit = SegmentScan {
-                        records: unit.records + pending,
-                        last_lsn: lsn,
-                        last_crc: crc,
-                        end: off,
-                        stop: unit.stop,
-                    };
-                    pending = 0;
-                    if limit == Some(lsn) {
-                        unit.stop = Stop::Limit;
-                        return unit;
-                    }
-                } else if limit == Some(lsn) {
-                    // A segment may only end on a unit boundary.
-                    unit.stop = Stop::Bad(CorruptionReason::BadBatch);
-                    return unit;
-                }
+}
+
+/// The state of a walk through one segment.
+#[derive(Clone, Debug)]
+pub(crate) struct Walker {
+    /// LSN of the segment's first record.
+    pub seg_first: u64,
+    salt: u64,
+    /// The header's chain seed: the checksum of record `seg_first - 1`.
+    seed_crc: u32,
+    /// Offset of each accepted record, LSN `seg_first + i` at index `i`.
+    pub offsets: Vec<u32>,
+    /// Last accepted LSN (`seg_first - 1` if none) and its checksum.
+    pub lsn: u64,
+    pub crc: u32,
+    /// Offset just past the last accepted unit (a unit boundary).
+    pub end: usize,
+    /// Largest synced offset any accepted record claims.
+    pub claim: u32,
+    pub meta: MetaState,
+    /// Index record offset, once a seal record was accepted.
+    pub sealed_at: Option<usize>,
+    /// Cut markers applied, by offset.
+    pub cuts: Vec<usize>,
+    /// Byte ranges the cuts removed (from the first dead byte to the marker).
+    pub dead: Vec<(usize, usize)>,
+    /// Parity records accepted, by offset.
+    pub parities: Vec<usize>,
+}
+
+impl Walker {
+    /// A walk of a segment whose header says it starts at `first_lsn` with
+    /// chain seed `prev_crc`.
+    pub fn new(salt: u64, first_lsn: u64, prev_crc: u32) -> Walker {
+        Walker {
+            seg_first: first_lsn,
+            salt,
+            seed_crc: prev_crc,
+            offsets: Vec::new(),
+            lsn: first_lsn - 1,
+            crc: prev_crc,
+            end: SEGMENT_HEADER_LEN,
+            claim: 0,
+            meta: MetaState::default(),
+            sealed_at: None,
+            cuts: Vec::new(),
+            dead: Vec::new(),
+            parities: Vec::new(),
+        }
+    }
+
+    /// Holds an accepted walk to LSN `limit` (a later segment supersedes what
+    /// follows): forgets later records.
+    pub fn cap(&mut self, bytes: &[u8], limit: u64) {
+        let keep = (limit + 1 - self.seg_first) as usize;
+        if let Some(&next) = self.offsets.get(keep) {
+            self.end = next as usize;
+        }
+        self.offsets.truncate(keep);
+        self.crc = self.crc_of(bytes, limit);
+        self.lsn = limit;
+    }
+
+    /// The segment's salt.
+    pub fn salt(&self) -> u64 {
+        self.salt
+    }
+
+    /// Records accepted.
+    pub fn records(&self) -> u64 {
+        self.offsets.len() as u64
+    }
+
+    /// Walks from `self.end` until a stop.
+    ///
+    /// Invariant: `end` is always the end of a whole logical unit (a lone
+    /// record, a record that takes no LSN, or the last record of a batch):
+    /// an incomplete batch is never accepted.
+    pub fn run(&mut self, bytes: &[u8]) -> Stop {
+        if self.sealed_at.is_some() {
+            return Stop::Sealed;
+        }
+        let mut off = self.end;
+        let (mut lsn, mut crc, mut kind) = (self.lsn, self.crc, None::<RecordKind>);
+        let mut pending: Vec<u32> = Vec::new();
+        loop {
+            let r = match decode_record(bytes, off, self.salt) {
+                Err(e) => return Stop::Bad(raw_reason(e)),
+                Ok(r) => r,
+            };
+            let expect = if r.kind.takes_lsn() { lsn + 1 } else { lsn };
+            let reason = if r.lsn != expect {
+                Some(CorruptionReason::LsnMismatch)
+            } else if r.prev_crc != crc {
+                Some(CorruptionReason::ChainMismatch)
+            } else if !r.kind.may_follow(kind) {
+                Some(CorruptionReason::BadBatch)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Stop::Bad(reason);
+            }
+            if r.kind.takes_lsn() {
+                pending.push(off as u32);
+                (lsn, crc) = (r.lsn, r.crc);
+            }
+            kind = Some(r.kind);
+            if !r.kind.ends_unit() {
+                off = r.next;
                 continue;
             }
-        };
-        // `unit` ends before any incomplete batch: an unfinished batch is part
-        // of the damage, never of the log.
-        unit.stop = Stop::Bad(reason);
-        return unit;
+            // A whole unit: accept it.
+            let unit_start = off;
+            self.offsets.append(&mut pending);
+            (self.lsn, self.crc, self.end) = (lsn, crc, r.next);
+            self.claim = self.claim.max(r.synced_off.unwrap_or(0));
+            off = r.next;
+            match r.kind {
+                RecordKind::Meta => {
+                    let Some(m) = MetaRecord::decode(payload(bytes, &r)) else {
+                        self.end = unit_start;
+                        return Stop::Bad(CorruptionReason::BadMeta);
+                    };
+                    if let Some(cut) = m.cut {
+                        if !self.rewind(bytes, cut, unit_start) {
+                            self.end = unit_start;
+                            return Stop::Bad(CorruptionReason::BadMeta);
+                        }
+                        self.cuts.push(unit_start);
+                        (lsn, crc) = (self.lsn, self.crc);
+                    }
+                    self.meta.apply(&m);
+                }
+                RecordKind::Seal => {
+                    let ok = decode_index(payload(bytes, &r))
+                        .is_some_and(|(first, offs)| first == self.seg_first && offs == self.offsets);
+                    if !ok {
+                        self.end = unit_start;
+                        return Stop::Bad(CorruptionReason::BadIndex);
+                    }
+                    self.sealed_at = Some(unit_start);
+                    return Stop::Sealed;
+                }
+                RecordKind::Parity => self.parities.push(unit_start),
+                _ => {}
+            }
+        }
     }
+
+    /// Applies a cut back to `cut.lsn`, found at offset `at`: forgets the
+    /// records after it. `false` if the cut does not fit this walk (it names
+    /// an LSN this segment never held, or a checksum other than that LSN's).
+    fn rewind(&mut self, bytes: &[u8], cut: CutInfo, at: usize) -> bool {
+        if cut.dead_start as usize > at || !cut_fits(self, bytes, cut) {
+            return false;
+        }
+        self.offsets.truncate((cut.lsn + 1 - self.seg_first) as usize);
+        (self.lsn, self.crc) = (cut.lsn, cut.crc);
+        self.dead.push((cut.dead_start as usize, at));
+        true
+    }
+
+    /// The checksum of accepted record `lsn`, or the chain seed for the LSN
+    /// before the segment's first.
+    fn crc_of(&self, bytes: &[u8], lsn: u64) -> u32 {
+        match (lsn + 1 - self.seg_first).checked_sub(1) {
+            Some(i) => {
+                let o = self.offsets[i as usize] as usize;
+                u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"))
+            }
+            None => self.seed_crc,
+        }
+    }
+
+    /// Resumes past a cut's dead bytes: the marker at `at` (found by
+    /// [`find_cut`]) is accepted without the chain check its dead bytes
+    /// broke, and the walk continues after it.
+    pub fn jump_to_cut(&mut self, bytes: &[u8], at: usize) {
+        let r = decode_record(bytes, at, self.salt).expect("find_cut checked the marker");
+        let m = MetaRecord::decode(payload(bytes, &r)).expect("find_cut checked the marker");
+        let cut = m.cut.expect("a cut marker");
+        let keep = (cut.lsn + 1 - self.seg_first) as usize;
+        self.offsets.truncate(keep);
+        self.dead.push((cut.dead_start as usize, at));
+        (self.lsn, self.crc, self.end) = (cut.lsn, cut.crc, r.next);
+        self.claim = self.claim.max(r.synced_off.unwrap_or(0));
+        self.cuts.push(at);
+        self.meta.apply(&m);
+    }
+}
+
+fn payload<'a>(bytes: &'a [u8], r: &RawRecord) -> &'a [u8] {
+    &bytes[r.payload_start..r.payload_start + r.payload_len]
 }
 
 fn raw_reason(e: RawError) -> CorruptionReason {
@@ -116,56 +270,30 @@ pub(crate) fn nonzero_len(bytes: &[u8]) -> usize {
     0
 }
 
-/// What lies past the last accepted record of a segment.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Evidence {
-    /// Offset just past the last non-zero byte at or after the damage (equal to
-    /// the damage offset when everything after it is zero).
-    pub nonzero_end: usize,
-    /// Valid records with an LSN after the last accepted one.
-    pub later_records: u64,
-    /// Offset of the first such record.
-    pub first_later: Option<usize>,
-    /// Some later record states that the damaged record was already durable.
-    pub later_synced: bool,
-    /// The probe gave up before the end (its checksum budget ran out), so the
-    /// absence of later records is not proven.
-    pub incomplete: bool,
-}
-
-impl Evidence {
-    /// Every byte from the damage to the end of the segment is zero.
-    pub fn tail_zero(&self, damage: usize) -> bool {
-        self.nonzero_end <= damage
-    }
-}
-
-/// Searches `bytes[from..]` for valid records (under `salt`) with an LSN above
-/// `last_lsn`, and for the extent of non-zero bytes. Candidates are tested at
-/// every aligned offset by their header checksum first, so the cost is linear
-/// in the bytes searched; payload checksums are capped at four times the
-/// segment length so that crafted input cannot make the search quadratic.
-pub(crate) fn probe(bytes: &[u8], from: usize, salt: u64, last_lsn: u64) -> Evidence {
-    let from = from.min(bytes.len());
-    let nonzero_end = from + nonzero_len(&bytes[from..]);
-    let mut ev = Evidence { nonzero_end, ..Evidence::default() };
+/// Every record that validates on its own (both checksums under `salt`)
+/// at an aligned offset from `from` on, skipping each record found. Offsets
+/// whose first eight bytes are zero are skipped without a checksum, so the
+/// cost is linear in the bytes searched; payload checksums are capped at
+/// four times `bytes.len()` so that crafted input cannot make the search
+/// quadratic. The second value says whether the cap was reached.
+pub(crate) fn valid_records(bytes: &[u8], from: usize, salt: u64) -> (Vec<(usize, RawRecord)>, bool) {
+    let end = nonzero_len(bytes);
+    let mut found = Vec::new();
     let mut budget = bytes.len().saturating_mul(4);
     let align = RECORD_ALIGN as usize;
-    let mut off = from.div_ceil(align) * align;
-    while off < nonzero_end {
+    let mut off = from.min(end).div_ceil(align) * align;
+    while off < end {
         if bytes.get(off..off + 8).is_some_and(|w| w.iter().all(|&b| b == 0)) {
             off += align;
             continue;
         }
         match decode_record(bytes, off, salt) {
-            Ok(r) if r.lsn > last_lsn => {
-                ev.later_records += 1;
-                ev.first_later.get_or_insert(off);
-                ev.later_synced |= r.synced_lsn.is_some_and(|s| s > last_lsn);
+            Ok(r) => {
                 budget = budget.saturating_sub(r.payload_len);
+                found.push((off, r));
                 off = r.next;
             }
-            Err(RawError::Checksum) | Ok(_) => {
+            Err(RawError::Checksum) => {
                 // The header checked out, so the payload was checksummed.
                 let len_at = off + REC_LEN_OFF;
                 let len = u32::from_le_bytes(bytes[len_at..len_at + 4].try_into().expect("4 bytes"));
@@ -175,81 +303,91 @@ pub(crate) fn probe(bytes: &[u8], from: usize, salt: u64, last_lsn: u64) -> Evid
             Err(_) => off += align,
         }
         if budget == 0 {
-            ev.incomplete = true;
-            break;
+            return (found, true);
+        }
+    }
+    (found, false)
+}
+
+/// What lies past the point where a walk stopped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Evidence {
+    /// Offset just past the last non-zero byte at or after the stop (equal to
+    /// the stop when everything after it is zero).
+    pub nonzero_end: usize,
+    /// Records that validate on their own after the stop.
+    pub later_records: u64,
+    /// Offset of the first such record.
+    pub first_later: Option<usize>,
+    /// One of them claims the stop was durable when it was written (its
+    /// synced offset lies past the stop), or the search gave up before the
+    /// end (refuse rather than guess).
+    pub claimed: bool,
+    /// A valid cut marker after the stop explains it: its dead bytes begin at
+    /// or before the stop and it cuts back to the walk's LSN or earlier.
+    pub cut_at: Option<usize>,
+    /// Parity records after the stop whose window covers it, by offset.
+    pub parity_at: Vec<usize>,
+}
+
+impl Evidence {
+    /// Every byte from the stop to the end of the segment is zero.
+    pub fn tail_zero(&self, stop: usize) -> bool {
+        self.nonzero_end <= stop
+    }
+}
+
+/// Gathers the evidence past a walk that stopped at `w.end`.
+pub(crate) fn probe(bytes: &[u8], w: &Walker) -> Evidence {
+    let stop = w.end;
+    let from = stop.min(bytes.len());
+    let nonzero_end = from + nonzero_len(&bytes[from..]);
+    let (found, gave_up) = valid_records(bytes, stop, w.salt);
+    let mut ev = Evidence { nonzero_end, claimed: gave_up, ..Evidence::default() };
+    for (off, r) in &found {
+        ev.later_records += 1;
+        ev.first_later.get_or_insert(*off);
+        ev.claimed |= r.synced_off.is_some_and(|s| s as usize > stop);
+        match r.kind {
+            RecordKind::Meta if ev.cut_at.is_none() => {
+                if let Some(cut) = MetaRecord::decode(payload(bytes, r)).and_then(|m| m.cut) {
+                    if cut_explains(w, bytes, cut) {
+                        ev.cut_at = Some(*off);
+                    }
+                }
+            }
+            RecordKind::Parity => {
+                if let Some((s, e, _)) = crate::parity::decode(payload(bytes, r)) {
+                    if (s..e).contains(&(stop as u64)) {
+                        ev.parity_at.push(*off);
+                    }
+                }
+            }
+            _ => {}
         }
     }
     ev
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::record::{encode_record, RecordKind};
-
-    const SALT: u64 = 0x5eed;
-
-    fn segment(records: &[(u64, RecordKind, &[u8], u64)]) -> Vec<u8> {
-        let mut b = vec![0u8; SEGMENT_HEADER_LEN];
-        let mut prev = 0;
-        for &(lsn, kind, payload, synced) in records {
-            let r = encode_record(SALT, lsn, kind, prev, synced, payload);
-            prev = u32::from_le_bytes(r[0..4].try_into().unwrap());
-            b.extend_from_slice(&r);
-        }
-        b.resize(b.len() + 256, 0);
-        b
-    }
-
-    #[test]
-    fn accepts_whole_units_only() {
-        use RecordKind::*;
-        let b = segment(&[(1, Full, b"a", 0), (2, BatchFirst, b"b", 0), (3, BatchMiddle, b"c", 0)]);
-        let s = scan_segment(&b, SALT, 1, 0, None);
-        assert_eq!((s.records, s.last_lsn, s.end), (1, 1, SEGMENT_HEADER_LEN + 40));
-    }
-
-    #[test]
-    fn stops_at_limit() {
-        use RecordKind::*;
-        let b = segment(&[(1, Full, b"a", 0), (2, Full, b"b", 0), (3, Full, b"c", 0)]);
-        let s = scan_segment(&b, SALT, 1, 0, Some(2));
-        assert_eq!((s.records, s.last_lsn, s.stop), (2, 2, Stop::Limit));
-    }
-
-    #[test]
-    fn probe_finds_later_records_and_synced_claims() {
-        use RecordKind::*;
-        let mut b = segment(&[(1, Full, b"a", 0), (2, Full, b"b", 1), (3, Full, b"c", 2)]);
-        let second = SEGMENT_HEADER_LEN + 40;
-        b[second + 32] ^= 0xff; // damage record 2's payload
-        let s = scan_segment(&b, SALT, 1, 0, None);
-        assert_eq!(s.last_lsn, 1);
-        let ev = probe(&b, s.end, SALT, s.last_lsn);
-        assert_eq!(ev.later_records, 1);
-        assert!(ev.later_synced, "record 3 was written after record 2 was durable");
-        assert!(!ev.tail_zero(s.end));
-    }
-
-    #[test]
-    fn nonzero_len_finds_the_last_nonzero_byte() {
-        assert_eq!(nonzero_len(&[]), 0);
-        for len in [1, 7, 63, 64, 65, 200, 1000] {
-            let zeros = vec![0u8; len];
-            assert_eq!(nonzero_len(&zeros), 0, "all zero, {len} bytes");
-            for at in [0, len / 3, len / 2, len - 1] {
-                let mut b = zeros.clone();
-                b[at] = 1;
-                assert_eq!(nonzero_len(&b), at + 1, "one byte at {at} of {len}");
-            }
-        }
-    }
-
-    #[test]
-    fn probe_on_zero_tail() {
-        let b = segment(&[(1, RecordKind::Full, b"a", 0)]);
-        let s = scan_segment(&b, SALT, 1, 0, None);
-        let ev = probe(&b, s.end, SALT, s.last_lsn);
-        assert!(ev.tail_zero(s.end) && ev.later_records == 0);
-    }
+/// Whether cut marker `cut` explains a walk stopped at `w.end`: its dead
+/// bytes start at or before the stop, and it cuts back to an LSN the walk
+/// accepted (see [`cut_fits`]).
+fn cut_explains(w: &Walker, bytes: &[u8], cut: CutInfo) -> bool {
+    cut.dead_start as usize <= w.end && cut_fits(w, bytes, cut)
 }
+
+/// Whether cut `cut` fits the records walk `w` accepted: it cuts back to an
+/// LSN of this segment (or the one before its first) no later than the
+/// walk's, names that record's checksum, and its dead bytes start at or
+/// after the end of that record.
+fn cut_fits(w: &Walker, bytes: &[u8], cut: CutInfo) -> bool {
+    if cut.lsn > w.lsn || cut.lsn + 1 < w.seg_first || w.crc_of(bytes, cut.lsn) != cut.crc {
+        return false;
+    }
+    let keep = (cut.lsn + 1 - w.seg_first) as usize;
+    let kept_end = keep.checked_sub(1).map_or(SEGMENT_HEADER_LEN, |i| w.offsets[i] as usize);
+    kept_end < cut.dead_start as usize || keep == 0
+}
+
+#[cfg(test)]
+mod tests;

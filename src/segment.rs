@@ -18,6 +18,9 @@ pub struct SegmentHeader {
     pub salt: u64,
     /// Checksum of record `first_lsn - 1` (0 when there is none).
     pub prev_crc: u32,
+    /// This segment starts a new log (`Wal::reset`): every segment with a
+    /// smaller id is no longer part of the log.
+    pub reset: bool,
 }
 
 /// What the first bytes of a segment file hold.
@@ -35,11 +38,18 @@ pub enum HeaderState {
 }
 
 impl SegmentHeader {
+    /// A header of this format version.
+    pub fn new(id: SegmentId, first_lsn: u64, salt: u64, prev_crc: u32, reset: bool) -> SegmentHeader {
+        SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt, prev_crc, reset }
+    }
+
     /// Encodes the header into its `SEGMENT_HEADER_LEN` bytes.
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut b = [0u8; SEGMENT_HEADER_LEN];
         b[SEG_MAGIC_OFF..SEG_MAGIC_OFF + 8].copy_from_slice(&SEGMENT_MAGIC);
         b[SEG_VERSION_OFF..SEG_VERSION_OFF + 4].copy_from_slice(&self.version.to_le_bytes());
+        let flags = if self.reset { SEG_FLAG_RESET } else { 0 };
+        b[SEG_FLAGS_OFF..SEG_FLAGS_OFF + 4].copy_from_slice(&flags.to_le_bytes());
         b[SEG_ID_OFF..SEG_ID_OFF + 8].copy_from_slice(&self.id.get().to_le_bytes());
         b[SEG_FIRST_LSN_OFF..SEG_FIRST_LSN_OFF + 8].copy_from_slice(&self.first_lsn.to_le_bytes());
         b[SEG_SALT_OFF..SEG_SALT_OFF + 8].copy_from_slice(&self.salt.to_le_bytes());
@@ -74,7 +84,8 @@ impl SegmentHeader {
         if version != FORMAT_VERSION {
             return HeaderState::OtherVersion(version);
         }
-        if u32_at(SEG_FLAGS_OFF) != 0 || b[SEG_RESERVED_OFF..SEG_CRC_OFF].iter().any(|&x| x != 0) {
+        let flags = u32_at(SEG_FLAGS_OFF);
+        if flags & !SEG_FLAGS_KNOWN != 0 || b[SEG_RESERVED_OFF..SEG_CRC_OFF].iter().any(|&x| x != 0) {
             return HeaderState::Invalid(CorruptionReason::BadHeaderFields);
         }
         let id = SegmentId::new(u64_at(SEG_ID_OFF));
@@ -91,6 +102,7 @@ impl SegmentHeader {
             first_lsn,
             salt: u64_at(SEG_SALT_OFF),
             prev_crc: u32_at(SEG_PREV_CRC_OFF),
+            reset: flags & SEG_FLAG_RESET != 0,
         })
     }
 }
@@ -113,7 +125,14 @@ mod tests {
     use super::*;
 
     fn header() -> SegmentHeader {
-        SegmentHeader { version: FORMAT_VERSION, id: SegmentId::new(3), first_lsn: 17, salt: 99, prev_crc: 5 }
+        SegmentHeader {
+            version: FORMAT_VERSION,
+            id: SegmentId::new(3),
+            first_lsn: 17,
+            salt: 99,
+            prev_crc: 5,
+            reset: false,
+        }
     }
 
     #[test]
@@ -130,10 +149,16 @@ mod tests {
     }
 
     #[test]
+    fn reset_flag_round_trips() {
+        let h = SegmentHeader { reset: true, ..header() };
+        assert_eq!(SegmentHeader::decode(&h.encode(), SegmentId::new(3)), HeaderState::Valid(h));
+    }
+
+    #[test]
     fn wrong_version_is_reported_as_such() {
         let mut h = header();
-        h.version = 2;
-        assert_eq!(SegmentHeader::decode(&h.encode(), SegmentId::new(3)), HeaderState::OtherVersion(2));
+        h.version = 1;
+        assert_eq!(SegmentHeader::decode(&h.encode(), SegmentId::new(3)), HeaderState::OtherVersion(1));
     }
 
     #[test]

@@ -1,29 +1,39 @@
 //! The flusher's side of the log: seals staged records, writes them to the
 //! segment files, syncs, and rotates to the next segment.
 //!
-//! Only the current group-commit leader touches a `Writer`, so its state
-//! needs no further locking. Invariants:
-//! - `synced_lsn` is the LSN up to which every record is durable; it is what
-//!   each sealed record stores as its synced delta, so recovery can tell
-//!   damage to durable records from a torn unsynced write.
-//! - Before the header of a new segment is written, the old segment is synced
-//!   in full; before any record is written to a new segment, its header is
-//!   synced. Recovery relies on both (see `decide.rs`).
-//! - A background *early sync* (see [`Writer::maybe_sync_early`]) never moves
-//!   `synced_lsn`, and its failure fails the next flush like a failed
-//!   foreground sync.
+//! Only the current group-commit leader (or a truncation holding the log
+//! exclusively) touches a `Writer`, so its state needs no further locking.
+//! Invariants:
+//! - `durable_off` is the offset of the active segment up to which every
+//!   byte is durable; it is what each sealed record claims as its synced
+//!   offset, so recovery can tell damage to durable bytes from a torn write.
+//! - `parity` holds the XOR of the bytes written since the last completed
+//!   sync (the unclaimed window); the buffer decides, before a take that
+//!   syncs, whether the window needs a parity record, and the writer fills
+//!   it in. Both restart the window at the same offsets.
+//! - Before the trailer of a sealed segment is written, its successor file
+//!   exists (created and synced, with its directory entry); before the
+//!   header of a new segment is written, the old segment (seal and trailer
+//!   included) is synced in full; before any record is written to a new
+//!   segment, its header is synced. Recovery relies on all three.
+//! - A background *early sync* (see [`Writer::maybe_sync_early`]) only raises
+//!   `durable_off` once it has completed, and its failure fails the next
+//!   flush like a failed foreground sync.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::buffer::Chunk;
 use crate::error::{Error, Result};
-use crate::format::{FORMAT_VERSION, SEGMENT_HEADER_LEN};
+use crate::format::{PARITY_PAYLOAD_LEN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
 use crate::io::{write_all_at, FileSystem, WalFile};
-use crate::record::seal;
+use crate::parity::ParityAcc;
+use crate::record::{kind_of, seal, size_of, RecordKind};
+use crate::seal::Trailer;
 use crate::segment::{random_salt, SegmentHeader};
+use crate::segments::{SegmentFile, SegmentSet};
 use crate::stats::Counters;
 use crate::SegmentId;
 
@@ -70,55 +80,81 @@ impl SegmentFactory {
         }
         Ok((id, file))
     }
+
+    /// Opens segment `id`, which exists with a blank or torn header (a sealed
+    /// segment's successor kept by recovery), for use as the next segment.
+    pub fn reuse(&self, id: SegmentId) -> SpareResult {
+        let path = self.dir.join(id.file_name());
+        let file = self.fs.open(&path).map_err(|e| Error::io("open", &path, e))?;
+        if self.preallocate {
+            file.allocate(self.size).map_err(|e| Error::io("fallocate", &path, e))?;
+        }
+        Ok((id, file))
+    }
 }
 
 /// Writes sealed records to the active segment.
 pub(crate) struct Writer {
     factory: SegmentFactory,
-    file: Arc<dyn WalFile>,
-    segment: SegmentId,
+    segments: Arc<Mutex<SegmentSet>>,
+    file: Arc<SegmentFile>,
     salt: u64,
+    first_lsn: u64,
     /// Whether `file` has writes not yet synced.
     dirty: bool,
-    /// Checksum of the last record sealed.
+    /// Checksum of the last record that took an LSN.
     prev_crc: u32,
     /// Last LSN written to a file.
     written_lsn: u64,
-    /// Every record up to here is durable.
-    synced_lsn: u64,
+    /// Offset of the active segment up to which everything is durable.
+    durable_off: u64,
+    /// Offset just past the last byte written to the active segment.
+    written_off: u64,
+    parity: ParityAcc,
     /// Bytes written to `file` since its last sync started.
     unsynced: u64,
-    /// A background data sync of `file` in progress.
-    early: Option<JoinHandle<std::io::Result<()>>>,
+    /// A background data sync of `file` in progress, and the offset it covers.
+    early: Option<(JoinHandle<std::io::Result<()>>, SegmentId, u64)>,
     spare: Spare,
     counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("segment", &self.segment).field("written_lsn", &self.written_lsn).finish()
+        f.debug_struct("Writer").field("segment", &self.file.id).field("written_lsn", &self.written_lsn).finish()
     }
 }
 
+/// Where a writer resumes: the active segment and its last record.
+pub(crate) struct Resume {
+    pub file: Arc<SegmentFile>,
+    pub header: SegmentHeader,
+    pub last_lsn: u64,
+    pub last_crc: u32,
+    /// Offset past the last record; everything before it is durable.
+    pub end: u64,
+}
+
 impl Writer {
-    /// A writer continuing segment `segment` (already durable up to `last_lsn`).
+    /// A writer continuing the active segment of `r`.
     pub fn new(
         factory: SegmentFactory,
-        file: Box<dyn WalFile>,
-        header: &SegmentHeader,
-        last_lsn: u64,
-        last_crc: u32,
+        segments: Arc<Mutex<SegmentSet>>,
+        r: Resume,
         counters: Arc<Counters>,
     ) -> Writer {
         let mut w = Writer {
             factory,
-            file: Arc::from(file),
-            segment: header.id,
-            salt: header.salt,
+            segments,
+            salt: r.header.salt,
+            first_lsn: r.header.first_lsn,
+            file: r.file,
             dirty: false,
-            prev_crc: last_crc,
-            written_lsn: last_lsn,
-            synced_lsn: last_lsn,
+            prev_crc: r.last_crc,
+            written_lsn: r.last_lsn,
+            durable_off: r.end,
+            written_off: r.end,
+            parity: ParityAcc::new(r.end),
             unsynced: 0,
             early: None,
             spare: Spare::None,
@@ -128,45 +164,65 @@ impl Writer {
         w
     }
 
-    fn path(&self, id: SegmentId) -> PathBuf {
-        self.factory.dir.join(id.file_name())
+    /// The active segment.
+    pub fn file(&self) -> &Arc<SegmentFile> {
+        &self.file
     }
 
     /// Starts preparing the segment after the active one, when done in the background.
     fn prepare_spare(&mut self) {
         if self.factory.background && matches!(self.spare, Spare::None) {
             let factory = self.factory.clone();
-            let id = self.segment.next();
-            let spawned = std::thread::Builder::new().name("seawall-prealloc".into()).spawn(move || factory.create(id));
+            let id = self.file.id.next();
+            let spawned = std::thread::Builder::new().name("seawall-prealloc".into()).spawn(move || {
+                if factory.dir.join(id.file_name()).exists() {
+                    factory.reuse(id)
+                } else {
+                    factory.create(id)
+                }
+            });
             if let Ok(handle) = spawned {
                 self.spare = Spare::Pending(handle);
             }
         }
     }
 
-    /// The file for segment `id`: the prepared spare, or one made now.
-    fn take_spare(&mut self, id: SegmentId) -> SpareResult {
-        match std::mem::replace(&mut self.spare, Spare::None) {
-            Spare::Ready(sid, f) if sid == id => return Ok((sid, f)),
-            Spare::Pending(h) => {
-                if let Ok(Ok((sid, f))) = h.join() {
-                    if sid == id {
-                        return Ok((sid, f));
-                    }
-                    let _ = self.factory.fs.remove(&self.path(sid));
-                }
-            }
-            Spare::Ready(sid, _) => {
-                let _ = self.factory.fs.remove(&self.path(sid));
-            }
-            Spare::None => {}
+    /// Makes sure the file for segment `id` exists and is ready.
+    fn ensure_spare(&mut self, id: SegmentId) -> Result<()> {
+        let got = match std::mem::replace(&mut self.spare, Spare::None) {
+            Spare::Ready(sid, f) if sid == id => Ok((sid, f)),
+            Spare::Pending(h) => match h.join() {
+                Ok(Ok((sid, f))) if sid == id => Ok((sid, f)),
+                Ok(Err(e)) => Err(e),
+                _ => self.make_spare(id),
+            },
+            _ => self.make_spare(id),
+        };
+        let (sid, f) = got?;
+        self.spare = Spare::Ready(sid, f);
+        Ok(())
+    }
+
+    fn make_spare(&self, id: SegmentId) -> SpareResult {
+        if self.factory.dir.join(id.file_name()).exists() {
+            self.factory.reuse(id)
+        } else {
+            self.factory.create(id)
         }
-        self.factory.create(id)
+    }
+
+    /// The file for segment `id`, prepared ahead or made now.
+    fn take_spare(&mut self, id: SegmentId) -> SpareResult {
+        self.ensure_spare(id)?;
+        match std::mem::replace(&mut self.spare, Spare::None) {
+            Spare::Ready(sid, f) => Ok((sid, f)),
+            _ => unreachable!("ensure_spare readied it"),
+        }
     }
 
     /// Waits for a background spare (and early sync) so no thread outlives the log.
     pub fn settle_spare(&mut self) {
-        if let Some(h) = self.early.take() {
+        if let Some((h, _, _)) = self.early.take() {
             // The log's final sync has collected any failure already.
             let _ = h.join();
         }
@@ -183,10 +239,9 @@ impl Writer {
     /// sequence of operations deterministic). A rotation must sync the whole
     /// old segment before the new header is written, and a bulk load's final
     /// `sync` the whole tail: started early, that writeback overlaps with
-    /// appending instead of stalling it. It claims nothing: `synced_lsn`
-    /// moves only with a foreground sync, which first collects this one.
+    /// appending instead of stalling it.
     fn maybe_sync_early(&mut self) -> Result<()> {
-        if self.early.as_ref().is_some_and(|h| h.is_finished()) {
+        if self.early.as_ref().is_some_and(|(h, _, _)| h.is_finished()) {
             self.finish_early()?;
         }
         if !self.factory.background || self.early.is_some() || self.unsynced < EARLY_SYNC_BYTES {
@@ -194,12 +249,12 @@ impl Writer {
         }
         let (file, counters) = (self.file.clone(), self.counters.clone());
         let spawned = std::thread::Builder::new().name("seawall-writeback".into()).spawn(move || {
-            file.sync_data()?;
+            file.file.sync_data()?;
             counters.fsyncs.fetch_add(1, Ordering::Relaxed);
             Ok(())
         });
         if let Ok(h) = spawned {
-            self.early = Some(h);
+            self.early = Some((h, self.file.id, self.written_off));
             self.unsynced = 0;
         }
         Ok(())
@@ -208,67 +263,117 @@ impl Writer {
     /// Waits for the early sync and reports its failure. After a failed
     /// `fdatasync` the kernel may have dropped dirty pages, and a later sync
     /// of the same file can succeed without them: the error must fail the
-    /// flush in progress (and so poison the log), never be lost.
+    /// flush in progress (and so poison the log), never be lost. A success
+    /// raises the offset later records claim.
     fn finish_early(&mut self) -> Result<()> {
-        if let Some(h) = self.early.take() {
+        if let Some((h, id, covers)) = self.early.take() {
             let res = h.join().unwrap_or_else(|_| Err(std::io::Error::other("the background sync panicked")));
-            res.map_err(|e| Error::io("fdatasync", self.path(self.segment), e))?;
+            res.map_err(|e| Error::io("fdatasync", &self.file.path, e))?;
+            if id == self.file.id {
+                self.durable_off = self.durable_off.max(covers);
+            }
         }
         Ok(())
     }
 
-    fn sync(&mut self) -> Result<()> {
+    /// Syncs the active segment: everything written becomes durable.
+    pub fn sync(&mut self) -> Result<()> {
         self.finish_early()?;
         self.unsynced = 0;
         if self.dirty {
-            let path = self.path(self.segment);
-            self.file.sync_data().map_err(|e| Error::io("fdatasync", path, e))?;
+            self.file.file.sync_data().map_err(|e| Error::io("fdatasync", &self.file.path, e))?;
             self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
             self.dirty = false;
         }
-        self.synced_lsn = self.written_lsn;
+        self.durable_off = self.written_off;
+        self.parity.reset(self.written_off);
         Ok(())
     }
 
-    /// Starts segment `id` with first LSN `first_lsn`: syncs the old segment,
-    /// writes and syncs the new header, and makes the new segment active.
-    pub fn open_segment(&mut self, id: SegmentId, first_lsn: u64) -> Result<()> {
-        self.sync()?;
-        let (id, file) = self.take_spare(id)?;
-        let header =
-            SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt: random_salt(id), prev_crc: self.prev_crc };
-        let path = self.path(id);
+    /// Makes `file` (with a blank body after `SEGMENT_HEADER_LEN`) the active
+    /// segment, with the given header, written and synced.
+    fn activate(&mut self, id: SegmentId, file: Box<dyn WalFile>, header: SegmentHeader) -> Result<()> {
+        let path = self.factory.dir.join(id.file_name());
         write_all_at(file.as_ref(), &header.encode(), 0).map_err(|e| Error::io("write", &path, e))?;
         file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
         self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-        self.file = Arc::from(file);
-        self.segment = id;
+        let handle = Arc::new(SegmentFile::new(id, path, file, self.factory.size));
+        crate::lock(&self.segments).set_active_file(handle.clone(), header.salt);
+        self.file = handle;
         self.salt = header.salt;
+        self.first_lsn = header.first_lsn;
+        self.dirty = false;
+        let start = SEGMENT_HEADER_LEN as u64;
+        (self.durable_off, self.written_off) = (start, start);
+        self.parity.reset(start);
         self.prepare_spare();
+        Ok(())
+    }
+
+    /// Starts segment `id` with first LSN `first_lsn` (a rotation): syncs the
+    /// old segment, writes and syncs the new header.
+    fn open_segment(&mut self, id: SegmentId, first_lsn: u64) -> Result<()> {
+        self.sync()?;
+        let (id, file) = self.take_spare(id)?;
+        let header = SegmentHeader::new(id, first_lsn, random_salt(id), self.prev_crc, false);
+        self.activate(id, file, header)
+    }
+
+    /// Starts a fresh segment after the active one whose records begin at
+    /// `first_lsn` and chain from `prev_crc` (`truncate_after` across
+    /// segments), or a new log (`reset`). Everything written must be durable.
+    pub fn start_segment(&mut self, first_lsn: u64, prev_crc: u32, reset: bool) -> Result<SegmentHeader> {
+        assert!(!self.dirty, "a new start follows a sync");
+        let id = self.file.id.next();
+        let (id, file) = self.take_spare(id)?;
+        let header = SegmentHeader::new(id, first_lsn, random_salt(id), prev_crc, reset);
+        self.prev_crc = prev_crc;
+        self.written_lsn = first_lsn - 1;
+        self.activate(id, file, header)?;
+        Ok(header)
+    }
+
+    /// After a cut inside the active segment: the log continues after LSN
+    /// `lsn` (checksum `crc`), appending at the end of what was written.
+    pub fn cut_within(&mut self, lsn: u64, crc: u32) {
+        assert!(!self.dirty, "a cut follows a sync");
+        self.written_lsn = lsn;
+        self.prev_crc = crc;
+    }
+
+    /// Overwrites `bytes` bytes at `offset` of `file` with zeros and syncs it.
+    pub fn clear(&mut self, file: &SegmentFile, ranges: &[(u64, u64)]) -> Result<()> {
+        for &(offset, bytes) in ranges {
+            crate::repair::write_zeros(file.file.as_ref(), &file.path, offset, bytes)?;
+        }
+        file.file.sync_data().map_err(|e| Error::io("fdatasync", &file.path, e))?;
+        self.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
     /// Seals and writes `chunks`, then syncs if `sync`. Returns the last LSN written.
     pub fn write(&mut self, chunks: &mut [Chunk], sync: bool) -> Result<u64> {
         for chunk in chunks.iter_mut() {
-            if let Some(first_lsn) = chunk.opens_segment {
+            if let Some(first_lsn) = chunk.opens {
                 self.open_segment(chunk.segment, first_lsn)?;
             }
-            assert_eq!(chunk.segment, self.segment, "a chunk is written to its own segment");
-            debug_assert!(chunk.offset >= SEGMENT_HEADER_LEN as u64);
-            let mut off = 0;
-            while off < chunk.bytes.len() {
-                let (crc, size) = seal(&mut chunk.bytes[off..], self.salt, self.prev_crc, self.synced_lsn);
-                self.prev_crc = crc;
-                self.written_lsn += 1;
-                off += size;
+            assert_eq!(chunk.segment, self.file.id, "a chunk is written to its own segment");
+            assert_eq!(chunk.offset, self.written_off, "chunks are contiguous");
+            if chunk.seals {
+                // The successor must exist before anything says this segment is sealed.
+                self.ensure_spare(self.file.id.next())?;
             }
-            let path = self.path(self.segment);
-            write_all_at(self.file.as_ref(), &chunk.bytes, chunk.offset).map_err(|e| Error::io("write", path, e))?;
+            let index_crc = self.seal_chunk(chunk);
+            write_all_at(self.file.file.as_ref(), &chunk.bytes, chunk.offset)
+                .map_err(|e| Error::io("write", &self.file.path, e))?;
+            self.written_off += chunk.bytes.len() as u64;
             self.dirty = true;
             self.unsynced += chunk.bytes.len() as u64;
             self.counters.writes.fetch_add(1, Ordering::Relaxed);
             self.counters.bytes_written.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
+            if let Some((index_off, index_crc)) = index_crc {
+                self.write_trailer(index_off, index_crc)?;
+            }
         }
         if sync {
             self.sync()?;
@@ -278,21 +383,57 @@ impl Writer {
         Ok(self.written_lsn)
     }
 
-    /// Makes a cut after `lsn` durable: opens a new segment starting at
-    /// `lsn + 1` whose header supersedes every later record. `crc` is the
-    /// checksum of record `lsn`. Everything written must already be durable.
-    pub fn cut_after(&mut self, lsn: u64, crc: u32) -> Result<SegmentId> {
-        assert!(!self.dirty, "a cut follows a sync");
-        self.prev_crc = crc;
-        self.written_lsn = lsn;
-        self.synced_lsn = lsn;
-        let id = self.segment.next();
-        self.open_segment(id, lsn + 1)?;
-        Ok(id)
+    /// Seals every record of `chunk` in place and adds it to the parity.
+    /// Returns the offset and checksum of a seal record, if the chunk ends
+    /// with one.
+    fn seal_chunk(&mut self, chunk: &mut Chunk) -> Option<(u64, u32)> {
+        let mut at = 0;
+        let mut seal_rec = None;
+        while at < chunk.bytes.len() {
+            let off = chunk.offset + at as u64;
+            let rec = &mut chunk.bytes[at..];
+            let kind = kind_of(rec).expect("staged records have a kind");
+            if kind == RecordKind::Parity {
+                let start = chunk.parity.expect("a parity chunk names its window");
+                debug_assert_eq!(start, self.parity.start, "buffer and writer agree on the window");
+                let payload = crate::parity::encode(start, off, &self.parity.page());
+                debug_assert_eq!(payload.len(), PARITY_PAYLOAD_LEN);
+                rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + PARITY_PAYLOAD_LEN].copy_from_slice(&payload);
+            }
+            let synced = if self.durable_off > SEGMENT_HEADER_LEN as u64 { self.durable_off as u32 } else { 0 };
+            let (crc, size) = seal(rec, self.salt, self.prev_crc, synced, off);
+            if kind.takes_lsn() {
+                self.prev_crc = crc;
+                self.written_lsn += 1;
+            }
+            if kind != RecordKind::Parity {
+                self.parity.add(off, &chunk.bytes[at..at + size]);
+            }
+            if kind == RecordKind::Seal {
+                seal_rec = Some((off, crc));
+            }
+            debug_assert_eq!(size, size_of(&chunk.bytes[at..]));
+            at += size;
+        }
+        seal_rec
     }
 
-    /// The file-system seam.
-    pub fn fs(&self) -> &dyn FileSystem {
-        self.factory.fs.as_ref()
+    /// Writes the trailer of the active segment, whose index record is at
+    /// `index_off` with checksum `index_crc`.
+    fn write_trailer(&mut self, index_off: u64, index_crc: u32) -> Result<()> {
+        let t = Trailer {
+            id: self.file.id,
+            salt: self.salt,
+            first_lsn: self.first_lsn,
+            last_lsn: self.written_lsn,
+            last_crc: self.prev_crc,
+            index_off: index_off as u32,
+            index_crc,
+        };
+        let at = self.file.capacity - TRAILER_LEN as u64;
+        write_all_at(self.file.file.as_ref(), &t.encode(), at).map_err(|e| Error::io("write", &self.file.path, e))?;
+        self.counters.writes.fetch_add(1, Ordering::Relaxed);
+        crate::lock(&self.segments).trailer_written(t);
+        Ok(())
     }
 }

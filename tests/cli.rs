@@ -2,127 +2,21 @@
 //! status, on logs built with the library and then damaged (torn tail,
 //! zeroed sector, flipped bit mid-log, stale segment, wrong magic, empty and
 //! missing directories), and proof that read-only commands change no byte.
+//! `dump` has its own file (`cli_dump.rs`), as do the conventions every
+//! command follows (`cli_conventions.rs`) and what a terminal shows
+//! (`cli_terminal.rs`).
 #![cfg(feature = "cli")]
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-#[path = "support/damage.rs"]
-mod damage;
-
-use assert_cmd::Command;
-use damage::{flip_bit, write_bytes as write_at, zero_range};
+use cli::*;
 use seawall::format::RECORD_HEADER_LEN;
-use seawall::{Lsn, Options, Reader, SegmentHeader, SegmentId, SegmentState, Wal};
+use seawall::{Lsn, Reader, SegmentHeader, SegmentId, Wal};
 use tempfile::TempDir;
-
-const CLEAN: i32 = 0;
-const TORN: i32 = 1;
-const CORRUPT: i32 = 2;
-const NOT_A_LOG: i32 = 3;
-const LOCKED: i32 = 4;
-const BAD_ARGS: i32 = 5;
-const FAILED: i32 = 6;
-
-fn seawall() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_seawall"))
-}
-
-fn options() -> Options {
-    // Small segments so tests rotate; no spare segment so directories are
-    // exactly what the test wrote.
-    Options::default().segment_size(64 * 1024).background_preallocation(false)
-}
-
-fn payload(i: u64) -> Vec<u8> {
-    format!("record {i} {}", "x".repeat((i % 50) as usize)).into_bytes()
-}
-
-/// A log of `n` records, each appended durably, so every record after the
-/// first names its predecessor as durable (damage mid-log is corruption).
-fn durable_log(n: u64) -> (TempDir, PathBuf) {
-    let tmp = TempDir::new().unwrap();
-    let dir = tmp.path().join("log");
-    let (wal, _) = Wal::open(&dir, options()).unwrap();
-    for i in 1..=n {
-        assert_eq!(wal.append_durable(&payload(i)).unwrap(), Lsn::new(i));
-    }
-    wal.close().unwrap();
-    (tmp, dir)
-}
-
-/// Where record `lsn` lies: its segment file and offset.
-fn locate(dir: &Path, lsn: u64) -> (PathBuf, u64) {
-    let reader = Reader::open(dir).unwrap();
-    let rec = reader.iter_from(Lsn::new(lsn)).unwrap().next().unwrap().unwrap();
-    (dir.join(rec.segment().file_name()), rec.offset())
-}
-
-/// The active segment and the offset just past its last valid record.
-fn valid_end(dir: &Path) -> (PathBuf, u64) {
-    let reader = Reader::open(dir).unwrap();
-    let seg = reader.inspection().segments.iter().find(|s| s.state == SegmentState::Active).unwrap().clone();
-    (seg.path, seg.bytes_used)
-}
-
-/// Garbage after the last valid record: a write cut by a crash.
-fn tear_tail(dir: &Path) {
-    let (seg, end) = valid_end(dir);
-    write_at(&seg, end, &[0xAB; 21]);
-}
-
-/// Every file in `dir` (recursively) with its length and a hash of its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, (u64, u64)> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let bytes = std::fs::read(&path).unwrap();
-            let mut h = DefaultHasher::new();
-            h.write(&bytes);
-            files.insert(path, (bytes.len() as u64, h.finish()));
-        }
-    }
-    files
-}
-
-fn run(args: &[&str], dir: &Path) -> std::process::Output {
-    seawall().args(args).arg(dir).output().unwrap()
-}
-
-fn code(out: &std::process::Output) -> i32 {
-    out.status.code().expect("exited, not killed by a signal")
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-/// The exit status and the JSON document of `verify --json`.
-fn verify(dir: &Path) -> (i32, serde_json::Value) {
-    let out = run(&["verify", "--json"], dir);
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["exit_code"], code(&out), "{doc}");
-    (code(&out), doc)
-}
-
-/// One line on stderr, prefixed with the tool's name, and no panic.
-fn assert_one_clear_line(out: &std::process::Output) {
-    let err = stderr(out);
-    assert_eq!(err.lines().count(), 1, "stderr: {err:?}");
-    assert!(err.starts_with("seawall: "), "stderr: {err:?}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "stderr: {err:?}");
-}
 
 // ---------------------------------------------------------------------------
 // verify: one test per exit status and damage case.
@@ -198,7 +92,7 @@ fn verify_wrong_magic_exits_2() {
 #[test]
 fn verify_unsupported_version_exits_3() {
     let tmp = TempDir::new().unwrap();
-    let header = SegmentHeader { version: 99, id: SegmentId::new(1), first_lsn: 1, salt: 7, prev_crc: 0 };
+    let header = SegmentHeader { version: 99, id: SegmentId::new(1), first_lsn: 1, salt: 7, prev_crc: 0, reset: false };
     let mut file = header.encode().to_vec();
     file.resize(64 * 1024, 0);
     std::fs::write(tmp.path().join(SegmentId::new(1).file_name()), file).unwrap();
@@ -337,110 +231,6 @@ fn inspect_bad_input_exits_3() {
 }
 
 // ---------------------------------------------------------------------------
-// dump
-// ---------------------------------------------------------------------------
-
-#[test]
-fn dump_text_respects_from_to_and_limit() {
-    let (_tmp, dir) = durable_log(30);
-    let out = seawall().args(["dump", "--from", "5", "--to", "20", "--limit", "3"]).arg(&dir).output().unwrap();
-    assert_eq!(code(&out), 0);
-    let text = stdout(&out);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4, "{text}");
-    assert!(lines[0].contains("LSN") && lines[0].contains("PAYLOAD"));
-    assert!(lines[1].trim_start().starts_with("5 ") && lines[1].contains("record 5"), "{text}");
-    assert!(lines[3].trim_start().starts_with("7 "), "{text}");
-}
-
-#[test]
-fn dump_json_lines_mark_text_and_binary_payloads() {
-    let tmp = TempDir::new().unwrap();
-    let (wal, _) = Wal::open(tmp.path(), options()).unwrap();
-    wal.append(b"plain text").unwrap();
-    wal.append(&[0xff, 0x00, 0xfe]).unwrap();
-    wal.append_batch([&b"a"[..], b"b", b"c"]).unwrap();
-    wal.close().unwrap();
-    for flag in [&["--format", "json"][..], &["--json"][..]] {
-        let out = seawall().arg("dump").args(flag).arg(tmp.path()).output().unwrap();
-        assert_eq!(code(&out), 0);
-        let docs: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        assert_eq!(docs.len(), 5);
-        assert_eq!(
-            (docs[0]["payload_encoding"].as_str(), docs[0]["payload"].as_str()),
-            (Some("utf8"), Some("plain text"))
-        );
-        assert_eq!((docs[1]["payload_encoding"].as_str(), docs[1]["payload"].as_str()), (Some("base64"), Some("/wD+")));
-        assert_eq!(docs[1]["length"], 3);
-        let batch: Vec<&str> = docs[2..].iter().map(|d| d["batch"].as_str().unwrap()).collect();
-        assert_eq!(batch, ["first", "middle", "last"]);
-        for (i, d) in docs.iter().enumerate() {
-            assert_eq!(d["lsn"], i as u64 + 1);
-            for field in ["checksum", "segment", "offset"] {
-                assert!(!d[field].is_null(), "{field} missing in {d}");
-            }
-        }
-    }
-}
-
-#[test]
-fn dump_raw_is_length_prefixed_payloads() {
-    let (_tmp, dir) = durable_log(12);
-    let out = seawall().args(["dump", "--format", "raw"]).arg(&dir).output().unwrap();
-    assert_eq!(code(&out), 0);
-    let (mut bytes, mut i) = (&out.stdout[..], 1);
-    while !bytes.is_empty() {
-        let len = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
-        assert_eq!(&bytes[4..4 + len], payload(i).as_slice());
-        bytes = &bytes[4 + len..];
-        i += 1;
-    }
-    assert_eq!(i, 13);
-}
-
-#[test]
-fn dump_hex_shows_header_and_bytes() {
-    let (_tmp, dir) = durable_log(2);
-    let out = seawall().args(["dump", "--format", "hex", "--limit", "1"]).arg(&dir).output().unwrap();
-    let text = stdout(&out);
-    assert!(text.starts_with("LSN 1  length 10"), "{text}");
-    assert!(text.contains("72 65 63 6f 72 64") && text.contains("|record 1 x|"), "{text}");
-}
-
-#[test]
-fn dump_lsn_out_of_range_exits_5() {
-    let (_tmp, dir) = durable_log(10);
-    for args in [&["--from", "12"][..], &["--to", "11"][..], &["--from", "0"][..]] {
-        let out = seawall().arg("dump").args(args).arg(&dir).output().unwrap();
-        assert_eq!(code(&out), BAD_ARGS, "{args:?}");
-        assert!(stderr(&out).contains("outside"), "{}", stderr(&out));
-        assert_one_clear_line(&out);
-    }
-    let out = seawall().args(["dump", "--from", "eleven"]).arg(&dir).output().unwrap();
-    assert_eq!(code(&out), BAD_ARGS);
-}
-
-#[test]
-fn dump_to_a_full_disk_exits_6() {
-    let (_tmp, dir) = durable_log(50);
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
-    let out =
-        std::process::Command::new(env!("CARGO_BIN_EXE_seawall")).arg("dump").arg(&dir).stdout(full).output().unwrap();
-    assert_eq!(code(&out), FAILED);
-    assert_one_clear_line(&out);
-}
-
-#[test]
-fn dump_of_a_torn_log_prints_the_valid_prefix() {
-    let (_tmp, dir) = durable_log(8);
-    tear_tail(&dir);
-    let out = seawall().args(["dump", "--json"]).arg(&dir).output().unwrap();
-    assert_eq!(code(&out), 0);
-    assert_eq!(stdout(&out).lines().count(), 8);
-    assert!(stderr(&out).contains("torn tail after LSN 8"), "{}", stderr(&out));
-}
-
-// ---------------------------------------------------------------------------
 // repair
 // ---------------------------------------------------------------------------
 
@@ -523,6 +313,29 @@ fn repair_of_a_log_held_open_exits_4() {
     assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
     assert_one_clear_line(&out);
     wal.close().unwrap();
+}
+
+#[test]
+fn repair_dry_run_of_a_log_held_open_exits_4_and_changes_nothing() {
+    // A plan made without the lock would judge the writer's files (a spare
+    // segment made ahead of need, a write in flight) as if it had crashed.
+    // The writer makes no spare here, so that its files stay still while
+    // they are compared.
+    let (_tmp, dir) = durable_log(5);
+    let (wal, _) = Wal::open(&dir, options()).unwrap();
+    wal.append_durable(b"in the live log").unwrap();
+    let before = snapshot(&dir);
+    for args in [&["repair", "--dry-run"][..], &["repair", "--dry-run", "--salvage"][..]] {
+        let out = run(args, &dir);
+        assert_eq!(code(&out), LOCKED, "{args:?}: {}", stdout(&out));
+        assert!(stderr(&out).contains("locked"), "{}", stderr(&out));
+        assert!(out.stdout.is_empty(), "{args:?} printed a plan: {}", stdout(&out));
+        assert_one_clear_line(&out);
+        assert_eq!(snapshot(&dir), before, "{args:?} modified the log");
+    }
+    wal.close().unwrap();
+    let out = run(&["repair", "--dry-run"], &dir);
+    assert_eq!(code(&out), CLEAN, "{}", stderr(&out));
 }
 
 // ---------------------------------------------------------------------------

@@ -149,7 +149,14 @@ fn salvage_quarantines_everything_it_cuts() {
     let seg = segment_path(dir.path(), seg1);
     let cut_bytes = std::fs::read(&seg).unwrap()[off as usize..].to_vec();
     flip_bit(&seg, off + 9, 0);
-    assert!(matches!(Wal::open(dir.path(), opts.clone()), Err(Error::Corruption { .. })));
+    // The default open trusts the sealed segment's index; reading the record
+    // finds the damage, and so do a verifying scan and a strict open.
+    let (wal, _) = Wal::open(dir.path(), opts.clone()).unwrap();
+    assert!(matches!(wal.read(Lsn::new(100)), Err(Error::Corruption { .. })));
+    drop(wal);
+    assert!(matches!(Reader::verify(dir.path()).unwrap().inspection().tail, TailState::Corrupt { .. }));
+    let strict = opts.clone().recovery_mode(RecoveryMode::Strict);
+    assert!(matches!(Wal::open(dir.path(), strict), Err(Error::Corruption { .. })));
     let (wal, report) = Wal::open(dir.path(), opts.recovery_mode(RecoveryMode::Salvage)).unwrap();
     expect_prefix(&wal, 99);
     let quarantined: Vec<_> = report
@@ -163,11 +170,16 @@ fn salvage_quarantines_everything_it_cuts() {
         })
         .collect();
     assert_eq!(quarantined.len(), 1 + (segments_before - seg1 as usize));
+    // A quarantine file is the segment's header and the cut bytes at their
+    // own offsets, so `seawall dump` reads it as a segment.
     let saved = std::fs::read(&quarantined[0]).unwrap();
+    let original = std::fs::read(&seg).unwrap();
+    assert_eq!(saved[..SEGMENT_HEADER_LEN], original[..SEGMENT_HEADER_LEN]);
     let mut damaged = cut_bytes.clone();
     damaged[9] ^= 1;
-    assert_eq!(saved[..], damaged[..saved.len()], "the cut bytes are kept, byte for byte");
-    assert!(saved.len() > 100);
+    let kept = &saved[off as usize..];
+    assert_eq!(kept[..], damaged[..kept.len()], "the cut bytes are kept, byte for byte");
+    assert!(kept.len() > 100);
     // Appending continues after the cut and survives another reopen.
     wal.append_durable(b"after salvage").unwrap();
     drop(wal);
@@ -206,8 +218,15 @@ fn truncated_segment_header_of_new_segment_is_a_torn_rotation() {
     let next = segment_path(dir.path(), 2);
     std::fs::write(
         &next,
-        &seawall::SegmentHeader { version: 1, id: seawall::SegmentId::new(2), first_lsn: 4, salt: 1, prev_crc: 0 }
-            .encode()[..30],
+        &seawall::SegmentHeader {
+            version: seawall::format::FORMAT_VERSION,
+            id: seawall::SegmentId::new(2),
+            first_lsn: 4,
+            salt: 1,
+            prev_crc: 0,
+            reset: false,
+        }
+        .encode()[..30],
     )
     .unwrap();
     let (wal, report) = open(dir.path()).unwrap();
@@ -255,7 +274,10 @@ fn wrong_version_is_refused() {
     let crc = crc32fast::hash(&header[..60]);
     header[60..64].copy_from_slice(&crc.to_le_bytes());
     write_bytes(&seg, 0, &header);
-    assert!(matches!(open(dir.path()), Err(Error::UnsupportedVersion { found: 9, supported: 1, .. })));
+    assert!(matches!(
+        open(dir.path()),
+        Err(Error::UnsupportedVersion { found: 9, supported: seawall::format::FORMAT_VERSION, .. })
+    ));
     assert!(matches!(Reader::open(dir.path()), Err(Error::UnsupportedVersion { .. })));
 }
 
@@ -326,7 +348,7 @@ fn salvage_quarantines_every_data_segment_after_the_damage_and_removes_a_blank_s
     assert!(data_segments >= 3);
     let (_, _, off) = record_positions(dir.path())[20];
     flip_bit(&segment_path(dir.path(), 1), off + 40, 2);
-    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    let insp = Reader::verify(dir.path()).unwrap().inspection().clone();
     let after: Vec<_> = insp.segments[1..].iter().map(|s| s.state).collect();
     assert!(after[..after.len() - 1].iter().all(|s| *s == seawall::SegmentState::AfterCorruption), "{after:?}");
     let (_, report) = Wal::open(dir.path(), small_opts().recovery_mode(RecoveryMode::Salvage)).unwrap();

@@ -92,7 +92,11 @@ fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<
         ));
     }
     drop(wal);
-    let (wal, report) = open().map_err(|err| format!("second open failed: {err}"))?;
+    let (wal, report) = open().map_err(|err| {
+        let _ = std::process::Command::new("cp").args(["-r", dir.to_str().unwrap(), "/tmp/failstate"]).status();
+        materialize(image, std::path::Path::new("/tmp/failstate0"));
+        format!("second open failed: {err}")
+    })?;
     let again = Recovered::read(&wal)?;
     if again != r {
         return Err(format!(
@@ -107,6 +111,17 @@ fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<
         return Err(format!("second open repaired again: {report:?}"));
     }
     Ok(r)
+}
+
+/// With `SEAWALL_KEEP_STATE=DIR`, a failing crash state is written to `DIR`
+/// (as it was before recovery), to look at with `seawall inspect` and `dump`.
+fn keep_state(image: &Image) {
+    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
+        let dir = Path::new(&dir);
+        let _ = std::fs::remove_dir_all(dir);
+        materialize(image, dir);
+        eprintln!("the failing crash state is in {}", dir.display());
+    }
 }
 
 fn describe(image: &Image) -> String {
@@ -166,8 +181,10 @@ impl Explorer<'_> {
                         describe(&img)
                     )
                 };
-                let recovered =
-                    check_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| format!("{}: {err}", at()))?;
+                let recovered = check_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| {
+                    keep_state(&img);
+                    format!("{}: {err}", at())
+                })?;
                 if nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0 {
                     self.follow_up(&img, e, &recovered).map_err(|err| format!("{}: after recovery: {err}", at()))?;
                 }

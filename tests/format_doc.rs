@@ -54,7 +54,7 @@ fn record_header_table_matches_the_constants() {
         (REC_LSN_OFF, 8, "lsn"),
         (REC_LEN_OFF, 4, "len"),
         (REC_PREV_CRC_OFF, 4, "prev_crc"),
-        (REC_SYNCED_DELTA_OFF, 4, "synced_delta"),
+        (REC_SYNCED_OFF, 4, "synced_off"),
         (REC_KIND_OFF, 1, "kind"),
         (REC_RESERVED_OFF, RECORD_HEADER_LEN - REC_RESERVED_OFF, "reserved"),
     ];
@@ -77,7 +77,7 @@ fn magic_version_kinds_and_names_match() {
     assert!(spec.contains(&format!("`{{id:0{SEGMENT_NAME_DIGITS}x}}{SEGMENT_SUFFIX}`")));
     assert!(spec.contains(&format!("`{LOCK_FILE}`")));
     assert!(spec.contains(&format!("`*{QUARANTINE_SUFFIX}`")));
-    assert!(spec.contains(&format!("`0x{SYNCED_DELTA_UNKNOWN:08X}` = no claim")));
+    assert!(spec.contains(&format!("`{SYNCED_NONE}` = no claim")));
     assert_eq!(MIN_SEGMENT_SIZE, 64 * 1024);
     assert!(spec.contains("at\nleast 64 KiB") || spec.contains("at least 64 KiB"));
 }

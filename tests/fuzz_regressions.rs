@@ -140,7 +140,14 @@ fn append_past_the_last_lsn_fails_and_loses_nothing() {
     use seawall::{Error, Lsn, Options, SegmentHeader, SegmentId, Wal};
     let dir = tempfile::tempdir().unwrap();
     let id = SegmentId::new(1);
-    let h = SegmentHeader { version: 1, id, first_lsn: MAX_LSN, salt: 7, prev_crc: 0 };
+    let h = SegmentHeader {
+        version: seawall::format::FORMAT_VERSION,
+        id,
+        first_lsn: MAX_LSN,
+        salt: 7,
+        prev_crc: 0,
+        reset: false,
+    };
     let mut seg = h.encode().to_vec();
     seg.resize(64 * 1024, 0);
     std::fs::write(dir.path().join(id.file_name()), seg).unwrap();

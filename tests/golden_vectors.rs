@@ -13,7 +13,9 @@ use seawall::format::{FORMAT_VERSION, SEGMENT_HEADER_LEN};
 use seawall::raw::encode_record;
 use seawall::{Lsn, Reader, RecordKind, SegmentHeader, SegmentId, TailState};
 
-/// One record of a vector: LSN, kind, payload, synced LSN.
+/// One record of a vector: LSN, kind, payload, and whether it claims every
+/// byte before it durable (its synced offset is its own offset).
+
 type Rec = (u64, RecordKind, &'static [u8], u64);
 
 struct Segment {
@@ -39,12 +41,15 @@ fn build(seg: &Segment) -> (Vec<u8>, u32) {
         first_lsn: seg.first_lsn,
         salt: seg.salt,
         prev_crc: seg.prev_crc,
+        reset: false,
     };
     let mut bytes = header.encode().to_vec();
     assert_eq!(bytes.len(), SEGMENT_HEADER_LEN);
     let mut prev = seg.prev_crc;
     for &(lsn, kind, payload, synced) in &seg.records {
-        let rec = encode_record(seg.salt, lsn, kind, prev, synced, payload);
+        let at = bytes.len() as u64;
+        let claim = if synced > 0 { at as u32 } else { 0 };
+        let rec = encode_record(seg.salt, lsn, kind, prev, claim, at, payload);
         prev = crc_of(&rec);
         bytes.extend_from_slice(&rec);
     }
@@ -84,8 +89,9 @@ fn vectors() -> Vec<(&'static str, Vec<Segment>)> {
     // Segment 1 holds LSNs 1..=3; segment 2 starts at LSN 3, superseding the
     // old record 3 (a durable `truncate_after(2)` followed by a new append).
     let crc2 = {
-        let r1 = encode_record(11, 1, Full, 0, 0, b"one");
-        crc_of(&encode_record(11, 2, Full, crc_of(&r1), 1, b"two"))
+        let r1 = encode_record(11, 1, Full, 0, 0, 64, b"one");
+        let at = 64 + r1.len() as u64;
+        crc_of(&encode_record(11, 2, Full, crc_of(&r1), at as u32, at, b"two"))
     };
     let rewound = vec![
         Segment {

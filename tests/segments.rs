@@ -76,16 +76,31 @@ fn truncate_before_removes_whole_segments_only() {
     let first = wal.truncate_before(second_first).unwrap();
     assert_eq!(first, second_first);
     assert!(!before[0].path.exists());
-    // An LSN inside a segment keeps that segment.
+    // An LSN inside a segment keeps that segment, and the purge point is exact.
     let inside = Lsn::new(before[2].first_lsn.unwrap().get() + 1);
-    assert_eq!(wal.truncate_before(inside).unwrap(), before[2].first_lsn.unwrap());
-    assert_eq!(wal.first_lsn(), before[2].first_lsn.unwrap());
+    assert_eq!(wal.truncate_before(inside).unwrap(), inside);
+    assert_eq!(wal.first_lsn(), inside);
+    assert!(before[2].path.exists() && !before[1].path.exists());
+    assert!(matches!(wal.read(inside - 1), Err(seawall::Error::LsnOutOfRange { .. })));
+    assert_eq!(wal.read(inside).unwrap().lsn(), inside);
     // The active segment is never removed, even when every record is before the LSN.
     let last = wal.last_lsn();
+    let active = Reader::open(dir.path())
+        .unwrap()
+        .inspection()
+        .segments
+        .iter()
+        .rev()
+        .find(|s| s.header.is_some())
+        .unwrap()
+        .path
+        .clone();
     wal.truncate_before(last.next()).unwrap();
-    assert!(wal.iter_from(wal.first_lsn()).unwrap().count() > 0);
+    assert!(active.exists());
+    assert_eq!(wal.iter_from(wal.first_lsn()).unwrap().count(), 0, "every record is purged");
+    assert_eq!(wal.first_lsn(), last.next());
     drop(wal);
     let (wal, _) = Wal::open(dir.path(), damage::small_opts()).unwrap();
     assert_eq!(wal.last_lsn(), last);
-    assert!(wal.first_lsn() > before[2].first_lsn.unwrap());
+    assert_eq!(wal.first_lsn(), last.next(), "the purge point is durable");
 }

@@ -2,7 +2,7 @@
 //! or a valid record with bits flipped, must decode without panicking, and a
 //! record that decodes must re-encode to the same bytes.
 
-use seawall::format::{record_size, MAX_LSN, RECORD_HEADER_LEN, REC_HEADER_CRC_OFF, REC_LSN_OFF, SYNCED_DELTA_UNKNOWN};
+use seawall::format::{record_size, MAX_LSN, RECORD_HEADER_LEN, REC_HEADER_CRC_OFF, REC_LSN_OFF, SEGMENT_HEADER_LEN};
 use seawall::raw::{decode_record as decode, encode_record, RawError};
 use seawall::RecordKind;
 
@@ -13,7 +13,8 @@ pub fn decode_record(data: &[u8]) {
     let mut input = Input::new(data);
     let mode = input.byte() % 3;
     let salt = input.u64();
-    let off = usize::from(input.byte() % 48);
+    // Records sit after a segment header; claims may reach back to it.
+    let off = SEGMENT_HEADER_LEN + usize::from(input.byte() % 48) * 8;
     let mut bytes = vec![0u8; off];
     match mode {
         0 => bytes.extend_from_slice(input.rest()),
@@ -30,16 +31,18 @@ pub(crate) fn check(bytes: &[u8], off: usize, salt: u64) {
     assert_eq!(r.payload_start, off + RECORD_HEADER_LEN, "payload follows the header");
     assert!(end <= bytes.len(), "payload lies within the input");
     assert_eq!(r.next - off, record_size(r.payload_len as u64) as usize, "next record offset");
-    assert_ne!(r.lsn, 0, "LSN 0 is never valid");
-    if let Some(s) = r.synced_lsn {
-        assert!(s < r.lsn, "a record cannot claim itself durable before it was written");
+    assert!(r.lsn != 0 || !r.kind.takes_lsn(), "LSN 0 is never valid for a caller's record");
+    if let Some(s) = r.synced_off {
+        assert!(s as usize >= SEGMENT_HEADER_LEN && s as usize <= off, "a record cannot claim bytes after itself");
     }
     // The checksums cover the header and payload; the padding after the
     // payload is not covered (FORMAT.md 3.2), so it is not compared.
-    let synced = r.synced_lsn.unwrap_or(0);
-    let again = encode_record(salt, r.lsn, r.kind, r.prev_crc, synced, &bytes[r.payload_start..end]);
+    let synced = r.synced_off.unwrap_or(0);
+    let again = encode_record(salt, r.lsn, r.kind, r.prev_crc, synced, off as u64, &bytes[r.payload_start..end]);
     assert_eq!(&again[..end - off], &bytes[off..end], "decoded record {r:?} does not re-encode to the same bytes");
-    assert_eq!(decode(&again, 0, salt).map(|d| d.crc), Ok(r.crc), "re-encoded record decodes the same");
+    let mut placed = vec![0u8; off];
+    placed.extend_from_slice(&again);
+    assert_eq!(decode(&placed, off, salt).map(|d| d.crc), Ok(r.crc), "re-encoded record decodes the same");
 }
 
 /// A header with arbitrary field values and correct checksums, so decoding
@@ -75,10 +78,11 @@ fn forge(input: &mut Input, salt: u64, out: &mut Vec<u8>) {
 /// be caught.
 fn flip(input: &mut Input, salt: u64, out: &mut Vec<u8>) {
     let lsn = 1 + input.u64() % MAX_LSN;
+    let at = out.len() as u64;
     let synced = match input.byte() % 3 {
         0 => 0,
-        1 => lsn - 1,
-        _ => input.u64() % lsn,
+        1 => at as u32,
+        _ => (SEGMENT_HEADER_LEN as u64 + input.u64() % (at + 1 - SEGMENT_HEADER_LEN as u64)) as u32,
     };
     let kind = [RecordKind::Full, RecordKind::BatchFirst, RecordKind::BatchMiddle, RecordKind::BatchLast]
         [usize::from(input.byte() % 4)];
@@ -86,13 +90,11 @@ fn flip(input: &mut Input, salt: u64, out: &mut Vec<u8>) {
     let flips: Vec<u16> = (0..input.byte() % 4).map(|_| input.u16()).collect();
     let payload = input.rest();
     let start = out.len();
-    let rec = encode_record(salt, lsn, kind, prev_crc, synced, payload);
-    let d = decode(&rec, 0, salt).expect("a freshly encoded record decodes");
-    assert_eq!((d.lsn, d.kind, d.prev_crc, d.payload_len), (lsn, kind, prev_crc, payload.len()));
-    let delta = lsn - synced;
-    let expect_synced = if delta >= u64::from(SYNCED_DELTA_UNKNOWN) { None } else { Some(synced) };
-    assert_eq!(d.synced_lsn, expect_synced);
+    let rec = encode_record(salt, lsn, kind, prev_crc, synced, at, payload);
     out.extend_from_slice(&rec);
+    let d = decode(out, start, salt).expect("a freshly encoded record decodes");
+    assert_eq!((d.lsn, d.kind, d.prev_crc, d.payload_len), (lsn, kind, prev_crc, payload.len()));
+    assert_eq!(d.synced_off, (synced != 0).then_some(synced));
     for f in flips {
         let bit = usize::from(f) % (rec.len() * 8);
         out[start + bit / 8] ^= 1 << (bit % 8);

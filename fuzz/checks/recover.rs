@@ -70,6 +70,7 @@ fn header(input: &mut Input) -> Vec<u8> {
         },
         salt: input.u64(),
         prev_crc: if input.one_in(2) { 0 } else { input.u32() },
+        reset: input.one_in(8),
     };
     h.encode().to_vec()
 }
@@ -97,14 +98,15 @@ fn built_segment(input: &mut Input) -> Vec<u8> {
             _ => {
                 let next = if op % 8 == 2 { lsn.saturating_add(input.below(3)) } else { lsn.saturating_add(1) }.max(1);
                 let kind = if op & 0x30 == 0 { kinds[usize::from(op >> 6)] } else { RecordKind::Full };
+                let at = bytes.len() as u64;
                 let synced = match input.byte() % 3 {
                     0 => 0,
-                    1 => next - 1,
-                    _ => input.below(next),
+                    1 => at as u32,
+                    _ => (SEGMENT_HEADER_LEN as u64 + input.below(at + 1 - SEGMENT_HEADER_LEN as u64)) as u32,
                 };
                 let link = if op % 8 == 3 { prev ^ 1 } else { prev };
                 let len = input.below(200) as usize;
-                let rec = encode_record(h.salt, next, kind, link, synced, input.bytes(len));
+                let rec = encode_record(h.salt, next, kind, link, synced, at, input.bytes(len));
                 prev = u32::from_le_bytes(rec[..4].try_into().expect("4 bytes"));
                 lsn = next;
                 bytes.extend_from_slice(&rec);
@@ -165,7 +167,14 @@ fn add_spare(input: &mut Input, files: &mut Snapshot, first_lsn: u64) {
     match input.byte() % 4 {
         0 => {}
         1 => {
-            let h = SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt: input.u64(), prev_crc: input.u32() };
+            let h = SegmentHeader {
+                version: FORMAT_VERSION,
+                id,
+                first_lsn,
+                salt: input.u64(),
+                prev_crc: input.u32(),
+                reset: false,
+            };
             // Cut before the checksum field is complete: a header that lands
             // whole is a finished rotation, which needs a synced predecessor.
             let n = 1 + input.below(SEGMENT_HEADER_LEN as u64 - 4) as usize;

@@ -403,6 +403,11 @@ impl FileSystem for RecordingFs {
         Ok(Box::new(RecFile { fs: self.clone(), ino, file }))
     }
 
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+        // Reads change nothing: they are neither recorded nor fault points.
+        StdFs.open_read(path)
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let (f_name, t_name) = (name_in(&self.0.dir, from), name_in(&self.0.dir, to));
         if let Some(f) = self.enter(OpKind::Rename, false) {
@@ -462,7 +467,7 @@ impl fmt::Debug for RecFile {
 
 impl RecFile {
     /// The live length of the file (what a write past it grows).
-    fn len(&self) -> u64 {
+    fn live_len(&self) -> u64 {
         self.fs.rec().lens.get(&self.ino).copied().unwrap_or(0)
     }
 
@@ -475,7 +480,7 @@ impl RecFile {
 
 impl WalFile for RecFile {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        let grows = offset + buf.len() as u64 > self.len();
+        let grows = offset + buf.len() as u64 > self.live_len();
         let mut buf = buf;
         match self.fs.enter(OpKind::Write, grows) {
             Some(Fault::Short) => buf = &buf[..buf.len().div_ceil(2)],
@@ -486,6 +491,14 @@ impl WalFile for RecFile {
         self.grew_to(offset + n as u64);
         self.fs.record(Op::Write { ino: self.ino, off: offset, data: Arc::new(buf[..n].to_vec()) });
         Ok(n)
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.file.read_at(buf, offset)
+    }
+
+    fn len(&self) -> io::Result<u64> {
+        self.file.len()
     }
 
     fn sync_data(&self) -> io::Result<()> {
@@ -499,7 +512,7 @@ impl WalFile for RecFile {
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
-        let grows = len > self.len();
+        let grows = len > self.live_len();
         if let Some(f) = self.fs.enter(OpKind::SetLen, grows) {
             return Err(f.error());
         }
@@ -510,7 +523,7 @@ impl WalFile for RecFile {
     }
 
     fn allocate(&self, len: u64) -> io::Result<()> {
-        let grows = len > self.len();
+        let grows = len > self.live_len();
         if let Some(f) = self.fs.enter(OpKind::Allocate, grows) {
             return Err(f.error());
         }
@@ -543,6 +556,9 @@ impl<P: SyncPolicy> FileSystem for PassThroughFs<P> {
     fn open(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
         Ok(Box::new(PassThroughFile(StdFs.open(path)?, self.0.clone())))
     }
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
+        StdFs.open_read(path)
+    }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         StdFs.rename(from, to)
     }
@@ -560,6 +576,15 @@ impl<P: SyncPolicy> FileSystem for PassThroughFs<P> {
 impl<P: SyncPolicy> WalFile for PassThroughFile<P> {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         self.0.write_at(buf, offset)
+    }
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        self.0.read_at(buf, offset)
+    }
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn data_end(&self, len: u64) -> u64 {
+        self.0.data_end(len)
     }
     fn sync_data(&self) -> io::Result<()> {
         self.1.sync_data(self.0.as_ref())

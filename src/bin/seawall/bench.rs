@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use seawall::{Options, Wal};
 
-use crate::common::{self, human_bytes, Exit, Failure, Progress};
+use crate::common::{self, human_bytes, say, Exit, Failure, Progress};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -83,26 +83,26 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
     };
     let place = if args.dir.is_some() { dir.display().to_string() } else { "a temporary directory".into() };
     let writers = if args.writers == 1 { "1 writer".to_string() } else { format!("{} writers", args.writers) };
-    println!("seawall bench: {writers}, {amount} of {} bytes, {mode}, in {place}", args.record_size);
+    say!("seawall bench: {writers}, {amount} of {} bytes, {mode}, in {place}", args.record_size)?;
 
     let (wal, _) = Wal::open(dir, Options::default().preallocate(!args.no_preallocate))?;
     let outcome = drive(&wal, &args, until)?;
     let stats = wal.stats();
     wal.close()?;
-    report(&args, &outcome, &stats);
+    report(&args, &outcome, &stats)?;
 
     if args.no_sync {
-        println!("baseline: skipped (--no-sync measures no fsyncs)");
+        say!("baseline: skipped (--no-sync measures no fsyncs)")?;
         return Ok(Exit::Ok);
     }
     let ops = args.baseline_ops.unwrap_or(outcome.records.min(2000)).max(1);
     let base = baseline(dir, args.record_size, ops)?;
     let base_rate = base.records as f64 / base.elapsed.as_secs_f64();
     let rate = outcome.records as f64 / outcome.elapsed.as_secs_f64();
-    println!("baseline: raw pwrite + fdatasync of one record at a time, 1 writer, preallocated file");
-    println!("  operations   {} in {:.2} s: {:.0} ops/s", base.records, base.elapsed.as_secs_f64(), base_rate);
-    println!("  latency      {}", latencies(&base.latency));
-    println!("  ratio        seawall durable appends / raw fdatasyncs = {:.2}x", rate / base_rate);
+    say!("baseline: raw pwrite + fdatasync of one record at a time, 1 writer, preallocated file")?;
+    say!("  operations   {} in {:.2} s: {:.0} ops/s", base.records, base.elapsed.as_secs_f64(), base_rate)?;
+    say!("  latency      {}", latencies(&base.latency))?;
+    say!("  ratio        seawall durable appends / raw fdatasyncs = {:.2}x", rate / base_rate)?;
     Ok(Exit::Ok)
 }
 
@@ -203,21 +203,24 @@ fn latencies(h: &Histogram<u64>) -> String {
     )
 }
 
-fn report(args: &Args, o: &Outcome, stats: &seawall::Stats) {
+fn report(args: &Args, o: &Outcome, stats: &seawall::Stats) -> Result<(), Failure> {
     let secs = o.elapsed.as_secs_f64();
     let bytes = o.records * args.record_size;
-    println!("  records      {} in {secs:.2} s", o.records);
-    println!(
+    say!("  records      {} in {secs:.2} s", o.records)?;
+    say!(
         "  throughput   {:.0} ops/s, {}/s of payload",
         o.records as f64 / secs,
         human_bytes((bytes as f64 / secs) as u64)
-    );
-    println!("  latency      {}", latencies(&o.latency));
+    )?;
+    say!("  latency      {}", latencies(&o.latency))?;
     let per = if stats.fsyncs > 0 { format!("{:.2}", stats.appends as f64 / stats.fsyncs as f64) } else { "-".into() };
-    println!(
+    say!(
         "  fsyncs       {} for {} records: {per} records per fsync (largest group commit: {})",
-        stats.fsyncs, stats.appends, stats.max_group
-    );
+        stats.fsyncs,
+        stats.appends,
+        stats.max_group
+    )?;
+    Ok(())
 }
 
 /// One writer doing `pwrite` + `fdatasync` of one record-sized block at a

@@ -1,6 +1,17 @@
 //! What the commands share: exit statuses, error mapping, opening a log
 //! read-only, the writer check, aligned tables and delayed progress bars.
 
+/// `println!` for command output, returning a `Result<(), Failure>` instead
+/// of panicking when stdout fails: a closed pipe then ends the command
+/// quietly (see `Failure::from`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::common::Failure::from)
+    }};
+}
+pub(crate) use say;
+
 use std::fmt::Display;
 use std::io::IsTerminal;
 use std::path::Path;
@@ -23,7 +34,25 @@ pub enum Exit {
     Failed = 6,
 }
 
+impl Exit {
+    /// The status as one word, for JSON output (`"status"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::TornTail => "torn",
+            Exit::Corruption => "corrupt",
+            Exit::NotALog => "unreadable",
+            Exit::Locked => "locked",
+            Exit::BadArgs => "bad-arguments",
+            Exit::Failed => "failed",
+        }
+    }
+}
+
 /// A command that could not do its work: one line for stderr and a status.
+///
+/// A failure with status `Exit::Ok` is a reader that stopped reading (a
+/// closed pipe, as in `seawall dump DIR | head`): the command ends quietly.
 #[derive(Debug)]
 pub struct Failure {
     pub exit: Exit,
@@ -41,6 +70,15 @@ impl Failure {
 
     pub fn failed(message: impl Display) -> Failure {
         Failure::new(Exit::Failed, message)
+    }
+
+    /// Stdout was closed by its reader: stop, print nothing, exit 0.
+    pub fn output_closed() -> Failure {
+        Failure::new(Exit::Ok, "output closed")
+    }
+
+    pub fn is_output_closed(&self) -> bool {
+        self.exit == Exit::Ok
     }
 }
 
@@ -64,7 +102,12 @@ impl From<Error> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
-        // Only output can fail this way (a closed pipe, a full disk).
+        // Only output can fail this way (a closed pipe, a full disk). Rust
+        // ignores SIGPIPE, so a reader that stops early shows up here as
+        // EPIPE: that is the reader's choice, not a failure.
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Failure::output_closed();
+        }
         Failure::failed(format!("writing output: {e}"))
     }
 }
@@ -249,30 +292,65 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-const SHOW_AFTER: Duration = Duration::from_secs(1);
+/// How long work runs before a progress bar or spinner appears: one second,
+/// or `SEAWALL_PROGRESS_DELAY_MS` milliseconds. The variable exists so that
+/// tests can draw bars on work that takes milliseconds; it never makes a
+/// bar appear where one would not (stderr not a terminal, or records being
+/// printed to the same terminal).
+fn show_after() -> Duration {
+    let ms = std::env::var("SEAWALL_PROGRESS_DELAY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    Duration::from_millis(ms)
+}
 
-/// A progress bar that stays hidden unless stderr is a terminal and the work
-/// has already taken longer than a second.
+/// Whether stdout is the terminal that stderr draws on. Records printed
+/// there while a bar is redrawn below them would get the bar's text inside
+/// their lines, so a command that prints as it goes shows no bar then: the
+/// scrolling records are progress enough.
+fn stdout_shares_the_terminal() -> bool {
+    let (out, err) = (std::io::stdout(), std::io::stderr());
+    if !out.is_terminal() || !err.is_terminal() {
+        return false;
+    }
+    match (rustix::fs::fstat(&out), rustix::fs::fstat(&err)) {
+        (Ok(a), Ok(b)) => a.st_rdev == b.st_rdev,
+        _ => true, // cannot tell: assume the common case
+    }
+}
+
+/// A progress bar on stderr that stays hidden unless stderr is a terminal
+/// and the work has already taken longer than a second.
 pub struct Progress {
     bar: ProgressBar,
     start: Instant,
+    delay: Duration,
     pending: bool,
 }
 
 impl Progress {
+    /// A bar for work that prints nothing to stdout until it is done.
     pub fn new(len: u64, what: &str) -> Progress {
+        Progress::build(len, what, std::io::stderr().is_terminal())
+    }
+
+    /// A bar for work that prints to stdout as it goes (`dump`): never drawn
+    /// when stdout is the same terminal (see `stdout_shares_the_terminal`).
+    pub fn beside_output(len: u64, what: &str) -> Progress {
+        Progress::build(len, what, std::io::stderr().is_terminal() && !stdout_shares_the_terminal())
+    }
+
+    fn build(len: u64, what: &str, drawable: bool) -> Progress {
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/{human_len} (eta {eta})") {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.set_message(what.to_string());
-        Progress { bar, start: Instant::now(), pending: std::io::stderr().is_terminal() }
+        Progress { bar, start: Instant::now(), delay: show_after(), pending: drawable }
     }
 
-    /// Advances by `n` and shows the bar once the work has run for a second.
+    /// Advances by `n` and shows the bar once the work has run long enough.
     pub fn inc(&mut self, n: u64) {
         self.bar.inc(n);
-        if self.pending && self.start.elapsed() >= SHOW_AFTER {
+        if self.pending && self.start.elapsed() >= self.delay {
             self.pending = false;
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
@@ -284,15 +362,17 @@ impl Progress {
 }
 
 /// Runs `work` on this thread; a helper thread shows a spinner on a
-/// terminal if the work is still running after a second.
+/// terminal if the work is still running after a second. Nothing is printed
+/// to stdout meanwhile, and the spinner is cleared before this returns.
 pub fn with_spinner<T>(what: &str, work: impl FnOnce() -> T) -> T {
     if !std::io::stderr().is_terminal() {
         return work();
     }
+    let delay = show_after();
     let (done, wait) = mpsc::channel::<()>();
     std::thread::scope(|s| {
         s.spawn(move || {
-            if wait.recv_timeout(SHOW_AFTER) != Err(mpsc::RecvTimeoutError::Timeout) {
+            if wait.recv_timeout(delay) != Err(mpsc::RecvTimeoutError::Timeout) {
                 return;
             }
             let bar = ProgressBar::new_spinner();

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use seawall::format::record_size;
 use seawall::{Lsn, Options, Reader, RecoveryAction, SegmentState, Wal};
 
-use crate::common::{self, tail_sentence, Exit, Failure};
+use crate::common::{self, say, tail_sentence, Exit, Failure};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -134,48 +134,41 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
         }
     };
     let seed = args.seed.unwrap_or_else(clock_seed);
-    println!("seawall demo: crash a writer mid-flight, tear its last write, recover, check every acknowledged record");
-    println!("log: {shown}, seed {seed:#x}");
-    println!();
-    println!("1. a child process opens the log and starts {} threads calling append_durable;", args.writers);
-    println!("   it prints each LSN the moment append_durable returns it (payloads derive from LSN and seed)");
+    say!("seawall demo: crash a writer mid-flight, tear its last write, recover, check every acknowledged record")?;
+    say!("log: {shown}, seed {seed:#x}")?;
+    say!()?;
+    say!("1. a child process opens the log and starts {} threads calling append_durable;", args.writers)?;
+    say!("   it prints each LSN the moment append_durable returns it (payloads derive from LSN and seed)")?;
     let acks = run_child(dir, &args, seed)?;
     let max_acked = acks.set.last().copied().unwrap_or(0);
-    println!(
+    say!(
         "2. after {} acknowledgements the parent sent SIGKILL; {} acknowledgements in all, highest LSN {max_acked}",
         acks.at_kill,
         acks.set.len()
-    );
+    )?;
     let reader = Reader::open(dir)?;
     let on_disk = reader.last_lsn().get();
     match on_disk.saturating_sub(max_acked) {
-        0 => println!("   the disk holds {on_disk} valid records, all of them acknowledged"),
-        n => {
-            println!("   the disk holds {on_disk} valid records: {n} past the highest acknowledged LSN were in flight")
-        }
+        0 => say!("   the disk holds {on_disk} valid records, all of them acknowledged")?,
+        n => say!("   the disk holds {on_disk} valid records: {n} past the highest acknowledged LSN were in flight")?,
     }
     let torn = tear(dir, &reader, max_acked, seed)?;
     drop(reader);
-    println!("3. tore the tail the way a power loss could: {torn}");
+    say!("3. tore the tail the way a power loss could: {torn}")?;
     let (wal, report) = Wal::open(dir, options())?;
-    println!("4. reopened the log with Wal::open (default recovery, torn tails are cut):");
-    println!("   found: {}", tail_sentence(&report.tail));
+    say!("4. reopened the log with Wal::open (default recovery, torn tails are cut):")?;
+    say!("   found: {}", tail_sentence(&report.tail))?;
     for a in &report.actions {
-        println!("   did:   {}", describe(a));
+        say!("   did:   {}", describe(a))?;
     }
-    println!(
-        "   the log holds LSN {}..={}; {} bytes dropped",
-        report.first_lsn,
-        report.last_lsn,
-        report.bytes_dropped()
-    );
+    say!("   the log holds LSN {}..={}; {} bytes dropped", report.first_lsn, report.last_lsn, report.bytes_dropped())?;
     let proof = prove(&wal, &acks.set, max_acked, seed);
     wal.close()?;
-    println!("5. proof:");
+    say!("5. proof:")?;
     match proof {
         Ok(lines) => {
             for l in lines {
-                println!("   {l}");
+                say!("   {l}")?;
             }
             let after = Reader::open(dir)?;
             if !after.inspection().is_clean() {
@@ -184,11 +177,11 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
                     tail_sentence(&after.inspection().tail)
                 )));
             }
-            println!("   a fresh read-only scan finds the log clean");
-            println!();
-            println!("PASS: every acknowledged record survived the crash and the torn write");
+            say!("   a fresh read-only scan finds the log clean")?;
+            say!()?;
+            say!("PASS: every acknowledged record survived the crash and the torn write")?;
             if args.dir.is_some() {
-                println!("look around: seawall inspect {shown}; seawall dump {shown} --limit 5");
+                say!("look around: seawall inspect {shown}; seawall dump {shown} --limit 5")?;
             }
             Ok(Exit::Ok)
         }

@@ -1,10 +1,11 @@
 //! `seawall repair`: what a normal open would do, done under the log's lock
 //! (or, with `--dry-run`, only described), and a list of what changed.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::fs::{File, TryLockError};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
 
-use seawall::format::{MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
+use seawall::format::{LOCK_FILE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
 use seawall::{Error, Inspection, Options, RecoveryAction, RecoveryMode, RecoveryReport, Wal};
 
 use crate::common::{self, tail_sentence, Exit, Failure};
@@ -35,6 +36,7 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
     drop(reader);
     let verb = if args.dry_run { "would" } else { "did" };
     let result = if args.dry_run {
+        refuse_if_locked(&args.dir)?;
         Wal::plan_recovery(&args.dir, &opts)
     } else {
         Wal::open(&args.dir, opts).and_then(|(wal, report)| wal.close().map(|()| report))
@@ -53,6 +55,30 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
     let mut out = std::io::stdout().lock();
     print_report(&mut out, &args, &report, verb)?;
     Ok(Exit::Ok)
+}
+
+/// A dry run reports a log held open as a real repair would (status 4):
+/// planning against a live log would count the writer's spare segment and
+/// its in-flight tail as damage. `Wal::open` creates the lock file to lock
+/// it; a dry run must create nothing, so it opens an existing lock file
+/// read-only (`flock` needs no write access) and tries the lock on that
+/// handle. The lock is released at once: a writer that starts between this
+/// check and the plan is not seen, which a dry run can afford.
+fn refuse_if_locked(dir: &Path) -> Result<(), Failure> {
+    let path = dir.join(LOCK_FILE);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()), // never opened by a writer
+        Err(e) => return Err(Failure::new(Exit::NotALog, format!("{}: {e}", path.display()))),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(()), // unlocked when `file` is dropped
+        Err(TryLockError::WouldBlock) => Err(Failure::new(
+            Exit::Locked,
+            format!("log directory {} is locked by another open Wal; nothing was changed", dir.display()),
+        )),
+        Err(TryLockError::Error(e)) => Err(Failure::new(Exit::NotALog, format!("{}: {e}", path.display()))),
+    }
 }
 
 /// The segment size the log was written with, as well as its files tell:

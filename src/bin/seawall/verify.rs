@@ -22,20 +22,12 @@ pub struct Args {
     dir: PathBuf,
     /// Print one JSON document (also on failure) instead of text.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(args: Args) -> Result<Exit, Failure> {
-    let reader = match common::open_reader(&args.dir) {
-        Ok(r) => r,
-        Err(f) => {
-            if args.json {
-                let doc = json!({ "status": "unreadable", "exit_code": f.exit as u8, "error": f.message });
-                writeln!(std::io::stdout(), "{doc}")?;
-            }
-            return Err(f);
-        }
-    };
+    // A log that cannot be opened is reported by `main`, as JSON too.
+    let reader = common::open_reader(&args.dir)?;
     let writer = common::writer_state(&args.dir);
     // Opening the reader already validated every record; reading every
     // record again through its iterator checks each payload a second time,
@@ -55,11 +47,18 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
         Exit::Corruption => "corrupt",
         _ => "unreadable",
     };
+    // What went wrong, if anything, in one sentence: the failed reread, or
+    // the damage the scan found.
+    let error = match (&reread, &insp.tail) {
+        (Err(e), _) => Some(e.to_string()),
+        (Ok(()), TailState::Clean) => None,
+        (Ok(()), tail) => Some(tail_sentence(tail)),
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         let doc = json!({
             "status": status,
-            "exit_code": exit as u8,
+            "exit_status": exit as u8,
             "writer": writer.as_str(),
             "records_checked": checked,
             "first_lsn": insp.first_lsn.get(),
@@ -68,7 +67,7 @@ pub fn run(args: Args) -> Result<Exit, Failure> {
             "tail": tail_json(&insp.tail),
             "rule": insp.rule,
             "why": insp.why,
-            "error": reread.as_ref().err().map(|e| e.to_string()),
+            "error": error,
         });
         writeln!(out, "{doc}")?;
     } else {

@@ -1,0 +1,370 @@
+//! Opening a log: creating it, or recovering it and resuming where it ends.
+//!
+//! Recovery order (each step crash safe, so a crash at any point leaves a
+//! directory the next recovery judges the same way):
+//! 1. pages rebuilt from parity are written back and synced;
+//! 2. the bytes of the last segment that no later record proves durable are
+//!    written again and synced, and every other kept segment is synced:
+//!    what recovery adopts may exist only in the page cache of a process
+//!    that died, or of this one after a failed `fdatasync` (which drops the
+//!    dirty pages but leaves them readable, so that a fresh descriptor's sync
+//!    succeeds without them); above all a header that supersedes records
+//!    must be durable before the superseded segment goes;
+//! 3. the plan: quarantine copies, removals newest first, cleared bytes.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+
+use crate::buffer::{ActiveSeg, WriteBuffer};
+use crate::error::{Error, NotALogReason, Result};
+use crate::format::{LOCK_FILE, SEGMENT_HEADER_LEN};
+use crate::group_commit::GroupCommit;
+use crate::inspect::TailState;
+use crate::io::{read_exact_at, write_all_at, FileSystem, StdFs};
+use crate::meta::MetaRecord;
+use crate::record::{encode_record, RecordKind};
+use crate::recovery::{analyze, list_dir, Analysis, SpanIndex};
+use crate::repair::{execute, plan, RecoveryAction, RecoveryReport};
+use crate::segment::{random_salt, SegmentHeader};
+use crate::segments::{SegmentFile, SegmentSet};
+use crate::state::State;
+use crate::stats::Counters;
+use crate::wal::{Inner, Wal};
+use crate::writer::{Resume, SegmentFactory, Writer};
+use crate::{Lsn, Options, RecoveryMode, SegmentId};
+
+/// Takes the log's lock file; `created` says whether this call made it.
+fn lock_dir(dir: &Path) -> Result<(File, bool)> {
+    let path = dir.join(LOCK_FILE);
+    let existed = path.exists();
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io("open", &path, e))?;
+    match f.try_lock() {
+        Ok(()) => Ok((f, !existed)),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked { path: dir.into() }),
+        Err(TryLockError::Error(e)) => Err(Error::io("flock", &path, e)),
+    }
+}
+
+/// What a directory holds, before recovery touches it.
+enum Found {
+    Fresh,
+    Existing(Box<Analysis>),
+}
+
+/// Lists and analyzes `dir`. The default recovery mode trusts sealed
+/// segments through their trailers (open costs O(segments + tail)); `Strict`
+/// and `Salvage`, which must see every damage to refuse or cut it, read
+/// everything.
+fn survey(dir: &Path, fs: &dyn FileSystem, mode: RecoveryMode) -> Result<Found> {
+    let listing = list_dir(dir)?;
+    if listing.segments.is_empty() {
+        if listing.foreign > 0 {
+            return Err(Error::NotALog { path: dir.into(), reason: NotALogReason::ForeignFiles });
+        }
+        return Ok(Found::Fresh);
+    }
+    Ok(Found::Existing(Box::new(analyze(dir, fs, mode != RecoveryMode::TruncateTornTail)?)))
+}
+
+fn fresh_report(first_lsn: u64) -> RecoveryReport {
+    RecoveryReport {
+        first_lsn: Lsn::new(first_lsn),
+        last_lsn: Lsn::new(first_lsn - 1),
+        segments: 1,
+        tail: TailState::Clean,
+        actions: Vec::new(),
+    }
+}
+
+fn report_of(a: &Analysis, actions: Vec<RecoveryAction>) -> RecoveryReport {
+    let insp = &a.inspection;
+    RecoveryReport {
+        first_lsn: insp.first_lsn,
+        last_lsn: insp.last_lsn,
+        segments: a.spans.len(),
+        tail: insp.tail.clone(),
+        actions,
+    }
+}
+
+impl Wal {
+    /// Opens the log in `dir`, creating the directory (and syncing its
+    /// parent) and an empty log if needed, and recovers it after a crash as
+    /// [`Options::recovery_mode`] says. Everything recovery keeps is durable
+    /// before `open` returns.
+    ///
+    /// Fails with [`Error::Locked`] if another `Wal` holds `dir`, with
+    /// [`Error::NotALog`] if `dir` holds other files and no log, with
+    /// [`Error::BadFile`] for a file named like a segment that cannot be one,
+    /// and with [`Error::Corruption`] or [`Error::TornTail`] when the
+    /// recovery mode refuses the damage found. A refused open changes nothing
+    /// (it leaves no lock file behind either).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use seawall::{Options, Wal};
+    /// let (wal, report) = Wal::open(dir.path().join("log"), Options::default())?;
+    /// assert!(report.is_clean());
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<(Wal, crate::RecoveryReport)> {
+        Wal::open_with(dir, opts, Arc::new(StdFs))
+    }
+
+    /// Like [`Wal::open`], with every file-system effect routed through `fs`
+    /// (for fault injection and crash testing).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use std::sync::Arc;
+    /// let fs = Arc::new(seawall::io::StdFs);
+    /// let (wal, _) = seawall::Wal::open_with(dir.path(), seawall::Options::default(), fs)?;
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn open_with(dir: impl AsRef<Path>, opts: Options, fs: Arc<dyn FileSystem>) -> Result<(Wal, RecoveryReport)> {
+        let dir = dir.as_ref().to_path_buf();
+        opts.validate()?;
+        let existed = dir.exists();
+        if existed && !dir.is_dir() {
+            return Err(Error::NotALog { path: dir, reason: NotALogReason::NotADirectory });
+        }
+        if existed {
+            // Refuse someone else's directory before touching anything.
+            let listing = list_dir(&dir)?;
+            if listing.segments.is_empty() && listing.foreign > 0 {
+                return Err(Error::NotALog { path: dir, reason: NotALogReason::ForeignFiles });
+            }
+        } else {
+            fs.create_dir_all(&dir).map_err(|e| Error::io("mkdir", &dir, e))?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs.sync_dir(parent).map_err(|e| Error::io("fsync", parent, e))?;
+            }
+        }
+        let (lock, created_lock) = lock_dir(&dir)?;
+        match open_locked(&dir, opts, fs, lock) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                if created_lock && existed {
+                    let _ = std::fs::remove_file(dir.join(LOCK_FILE));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// What [`Wal::open`] with `opts` would do to the log in `dir`, without
+    /// doing it: takes no lock and modifies nothing (a dry run of recovery).
+    /// Returns the same errors open would.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # seawall::Wal::open(dir.path(), seawall::Options::default())?.0.close()?;
+    /// let report = seawall::Wal::plan_recovery(dir.path(), &seawall::Options::default())?;
+    /// assert!(report.actions.is_empty());
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn plan_recovery(dir: impl AsRef<Path>, opts: &Options) -> Result<RecoveryReport> {
+        let dir = dir.as_ref();
+        opts.validate()?;
+        match survey(dir, &StdFs, opts.recovery_mode)? {
+            Found::Fresh => Ok(fresh_report(1)),
+            Found::Existing(a) => {
+                let actions = plan(&a, opts.recovery_mode)?;
+                Ok(report_of(&a, actions))
+            }
+        }
+    }
+}
+
+fn open_locked(dir: &Path, opts: Options, fs: Arc<dyn FileSystem>, lock: File) -> Result<(Wal, RecoveryReport)> {
+    let counters = Arc::new(Counters::default());
+    let factory = SegmentFactory {
+        fs: fs.clone(),
+        dir: dir.to_path_buf(),
+        size: opts.segment_size,
+        preallocate: opts.preallocate,
+        background: opts.background_preallocation,
+    };
+    let segments = Arc::new(Mutex::new(SegmentSet::new(dir, fs.clone())));
+    let (start, report) = match survey(dir, fs.as_ref(), opts.recovery_mode)? {
+        Found::Fresh => {
+            let (r, first_lsn) = (
+                start_log(&factory, &segments, SegmentId::new(1), 1, 0, &MetaRecord::snapshot(&Default::default(), 1))?,
+                1,
+            );
+            (r, fresh_report(first_lsn))
+        }
+        Found::Existing(a) => recover(&factory, &segments, &a, &opts)?,
+    };
+    let Start { resume, offsets, first_lsn, metas, sealed } = start;
+    let last_lsn = resume.last_lsn;
+    let seg = ActiveSeg {
+        id: resume.header.id,
+        first_lsn: resume.header.first_lsn,
+        capacity: resume.file.capacity,
+        end: resume.end,
+        offsets,
+        window_start: resume.end,
+        sealed,
+    };
+    let writer = Writer::new(factory, segments.clone(), resume, counters.clone());
+    let state = State::new(WriteBuffer::new(seg, opts.segment_size), last_lsn, first_lsn, metas);
+    let gc = GroupCommit::new(
+        state,
+        writer,
+        opts.group_commit_delay,
+        opts.write_buffer_size,
+        counters.clone(),
+        segments.clone(),
+    );
+    let inner = Inner {
+        dir: dir.to_path_buf(),
+        opts,
+        gc,
+        segments,
+        counters,
+        cut_count: AtomicUsize::new(0),
+        first_lsn: AtomicU64::new(first_lsn),
+    };
+    let wal = Wal { inner: Arc::new(inner), flusher: Mutex::new(None), truncating: Mutex::new(()), _lock: lock };
+    Ok((wal, report))
+}
+
+/// Where a log resumes after open.
+struct Start {
+    resume: Resume,
+    /// Offsets of the active segment's records.
+    offsets: Vec<u32>,
+    first_lsn: u64,
+    metas: std::collections::BTreeMap<bytes::Bytes, bytes::Bytes>,
+    /// The segment is sealed: the first append starts the next one.
+    sealed: bool,
+}
+
+/// Starts segment `id` of a log (a fresh log, a log whose last segment is
+/// sealed, or one with nothing valid left): its header, then a snapshot of
+/// the metadata, each synced. Registers it as the active segment.
+fn start_log(
+    factory: &SegmentFactory,
+    segments: &Arc<Mutex<SegmentSet>>,
+    id: SegmentId,
+    first_lsn: u64,
+    prev_crc: u32,
+    snapshot: &MetaRecord,
+) -> Result<Start> {
+    let path = dir_path(factory, id);
+    let (_, file) = if path.exists() { factory.reuse(id)? } else { factory.create(id)? };
+    let header = SegmentHeader::new(id, first_lsn, random_salt(id), prev_crc, false);
+    write_all_at(file.as_ref(), &header.encode(), 0).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+    let at = SEGMENT_HEADER_LEN as u64;
+    let rec = encode_record(header.salt, first_lsn - 1, RecordKind::Meta, prev_crc, 0, at, &snapshot.encode());
+    write_all_at(file.as_ref(), &rec, at).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+    let capacity = file.len().map_err(|e| Error::io("stat", &path, e))?.max(factory.size);
+    let handle = Arc::new(SegmentFile::new(id, path, file, capacity));
+    crate::lock(segments).push_active(id, first_lsn, header.salt, Some(handle.clone()));
+    let mut metas = std::collections::BTreeMap::new();
+    let mut first = first_lsn;
+    snapshot.apply(&mut metas, &mut first);
+    Ok(Start {
+        resume: Resume {
+            file: handle,
+            header,
+            last_lsn: first_lsn - 1,
+            last_crc: prev_crc,
+            end: at + rec.len() as u64,
+        },
+        offsets: Vec::new(),
+        first_lsn: first,
+        metas,
+        sealed: false,
+    })
+}
+
+fn dir_path(factory: &SegmentFactory, id: SegmentId) -> std::path::PathBuf {
+    factory.dir.join(id.file_name())
+}
+
+/// Repairs an existing log as `opts` allow, makes what it keeps durable, and
+/// returns where appending resumes.
+fn recover(
+    factory: &SegmentFactory,
+    segments: &Arc<Mutex<SegmentSet>>,
+    a: &Analysis,
+    opts: &Options,
+) -> Result<(Start, RecoveryReport)> {
+    let mut actions = plan(a, opts.recovery_mode)?;
+    let fs: &dyn FileSystem = factory.fs.as_ref();
+    let (repairs, rest): (Vec<_>, Vec<_>) =
+        actions.drain(..).partition(|a| matches!(a, RecoveryAction::RepairedPage { .. }));
+    execute(fs, a, &repairs)?;
+    let mut done = repairs;
+    // Adopt only what is durable for real (see the module doc).
+    let mut handles = Vec::with_capacity(a.spans.len());
+    for span in &a.spans {
+        let capacity = span.file_len.max(factory.size);
+        let file = fs.open(&span.path).map_err(|e| Error::io("open", &span.path, e))?;
+        file.sync_data().map_err(|e| Error::io("fdatasync", &span.path, e))?;
+        handles.push(Arc::new(SegmentFile::new(span.id, span.path.clone(), file, capacity)));
+    }
+    execute(fs, a, &rest)?;
+    fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
+    done.extend(rest);
+    let mut report = report_of(a, done);
+    let meta = &a.meta;
+    let first_lsn = if meta.first_lsn > 0 { meta.first_lsn } else { a.inspection.first_lsn.get() };
+    let n = a.spans.len();
+    let mut set = crate::lock(segments);
+    for (span, handle) in a.spans.iter().zip(&handles).take(n.saturating_sub(1)) {
+        match &span.index {
+            SpanIndex::Sealed(t) => set.push_trailer(*t, handle.clone()),
+            SpanIndex::Walked(o) => set.push_known(
+                span.id,
+                span.header.first_lsn,
+                span.last_lsn,
+                span.header.salt,
+                o.clone(),
+                Some(handle.clone()),
+            ),
+        }
+    }
+    let start = match (a.spans.last(), handles.last()) {
+        (Some(tail), Some(handle)) => {
+            // A sealed tail stays as it is, and the first append starts the
+            // next segment (open itself needs no free space).
+            let SpanIndex::Walked(offsets) = &tail.index else { unreachable!("the tail is always walked") };
+            let offsets = offsets.clone();
+            set.push_active(tail.id, tail.header.first_lsn, tail.header.salt, Some(handle.clone()));
+            Start {
+                resume: Resume {
+                    file: handle.clone(),
+                    header: tail.header,
+                    last_lsn: tail.last_lsn,
+                    last_crc: tail.last_crc,
+                    end: tail.end,
+                },
+                offsets,
+                first_lsn,
+                metas: meta.metas.clone(),
+                sealed: tail.sealed,
+            }
+        }
+        _ => {
+            // Nothing valid survived (a torn first segment, or a salvage that
+            // kept nothing): start afresh after the highest id seen.
+            drop(set);
+            report.segments = 1;
+            let next = a.inspection.last_lsn.get() + 1;
+            start_log(factory, segments, a.max_id.next(), next, 0, &MetaRecord::snapshot(&meta.metas, next))?
+        }
+    };
+    Ok((start, report))
+}

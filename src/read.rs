@@ -1,0 +1,454 @@
+//! Reading records by LSN: one record (`read`) or a range (`Iter`), for an
+//! open `Wal` and for the offline `Reader` alike.
+//!
+//! Every record is found through an offset index (O(1) per LSN), read with
+//! `pread` (a range in large blocks whose slices become the payloads, so a
+//! payload is never copied twice), and validated as it is read: both
+//! checksums, its LSN and, along a range, the hash chain. Reads never sync.
+//! An iterator of an open log checks, before it yields each record, that no
+//! truncation removed it meanwhile; if one did, it ends with
+//! `Error::Truncated` rather than yield a record that is no longer part of
+//! the log.
+
+use std::collections::VecDeque;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error::{CorruptionReason, Error, Result};
+use crate::format::{RECORD_HEADER_LEN, REC_LEN_OFF};
+use crate::record::{decode_slice, RecordKind};
+use crate::segments::{Offsets, SegmentFile};
+use crate::wal::Inner;
+use crate::{Lsn, SegmentId};
+
+/// Bytes read at once by an iterator.
+const READ_BLOCK: usize = 1 << 20;
+
+/// One record read from the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    lsn: Lsn,
+    payload: Bytes,
+    kind: RecordKind,
+    segment: SegmentId,
+    offset: u64,
+    checksum: u32,
+}
+
+impl Record {
+    /// The record's LSN.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsn = wal.append(b"x")?;
+    /// assert_eq!(wal.read(lsn)?.lsn(), lsn);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn lsn(&self) -> Lsn {
+        self.lsn
+    }
+
+    /// The payload (a slice of the block it was read in: no copy).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsn = wal.append(b"hello")?;
+    /// assert_eq!(wal.read(lsn)?.payload().as_ref(), b"hello");
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// Takes the payload.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsn = wal.append(b"hello")?;
+    /// let bytes: seawall::Bytes = wal.read(lsn)?.into_payload();
+    /// assert_eq!(bytes.len(), 5);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn into_payload(self) -> Bytes {
+        self.payload
+    }
+
+    /// The record's role in an atomic batch.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsns = wal.append_batch([&b"a"[..], b"b"])?;
+    /// assert_eq!(wal.read(*lsns.end())?.kind(), seawall::RecordKind::BatchLast);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn kind(&self) -> RecordKind {
+        self.kind
+    }
+
+    /// The segment holding the record.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsn = wal.append(b"x")?;
+    /// assert_eq!(wal.read(lsn)?.segment(), seawall::SegmentId::new(1));
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn segment(&self) -> SegmentId {
+        self.segment
+    }
+
+    /// Byte offset of the record header within its segment file.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsn = wal.append(b"x")?;
+    /// assert!(wal.read(lsn)?.offset() >= 64);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The record checksum stored on disk.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsn = wal.append(b"x")?;
+    /// let r = wal.read(lsn)?;
+    /// assert_eq!(r.checksum(), wal.read(lsn)?.checksum());
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn checksum(&self) -> u32 {
+        self.checksum
+    }
+}
+
+/// The records of one segment an iterator covers.
+#[derive(Debug, Clone)]
+pub(crate) struct ReadSpan {
+    pub file: Arc<SegmentFile>,
+    pub salt: u64,
+    /// LSN of the segment's first record (the index's base).
+    pub seg_first: u64,
+    /// Last LSN of the segment the iterator may read.
+    pub last: u64,
+    pub offsets: Offsets,
+}
+
+/// Validates and decodes the record `lsn` whose bytes (header and payload)
+/// are `block[at..]`, read from offset `off` of `file`. Returns it with the
+/// checksum it names as its predecessor's.
+fn decode_at(block: &Bytes, at: usize, file: &SegmentFile, salt: u64, off: u64, lsn: u64) -> Result<(Record, u32)> {
+    let fail = |reason| Error::Corruption { segment: file.id, offset: off, lsn: Lsn::new(lsn), reason };
+    let r = decode_slice(&block[at..], off as usize, salt).map_err(|_| fail(CorruptionReason::BadChecksum))?;
+    if r.lsn != lsn || !r.kind.takes_lsn() {
+        return Err(fail(CorruptionReason::LsnMismatch));
+    }
+    let start = at + r.payload_start;
+    let rec = Record {
+        lsn: Lsn::new(lsn),
+        payload: block.slice(start..start + r.payload_len),
+        kind: r.kind,
+        segment: file.id,
+        offset: off,
+        checksum: r.crc,
+    };
+    Ok((rec, r.prev_crc))
+}
+
+/// The size of the record at `off`: from the next offset when known, else
+/// from its header. Bounded by the file's capacity.
+fn record_len(file: &SegmentFile, off: u64, next: Option<u64>) -> Result<usize> {
+    if let Some(n) = next.filter(|&n| n > off) {
+        return Ok((n - off) as usize);
+    }
+    let head = file.read(off, RECORD_HEADER_LEN)?;
+    let len = u32::from_le_bytes(head[REC_LEN_OFF..REC_LEN_OFF + 4].try_into().expect("4 bytes")) as u64;
+    Ok((RECORD_HEADER_LEN as u64 + len).min(file.capacity.saturating_sub(off)) as usize)
+}
+
+/// Reads and validates record `lsn` at `off` of `file`.
+pub(crate) fn read_one(file: &SegmentFile, salt: u64, off: u64, next: Option<u64>, lsn: u64) -> Result<Record> {
+    let len = record_len(file, off, next)?;
+    let block = Bytes::from(file.read(off, len)?);
+    decode_at(&block, 0, file, salt, off, lsn).map(|(r, _)| r)
+}
+
+/// The inclusive LSN range `r` selects within `first..=last`, or the error
+/// for a bound outside the log. An empty range is allowed at `last + 1`.
+pub(crate) fn resolve(r: impl RangeBounds<Lsn>, first: u64, last: u64) -> Result<(u64, u64)> {
+    let out = |lsn: u64| Error::LsnOutOfRange { lsn: Lsn::new(lsn), first: Lsn::new(first), last: Lsn::new(last) };
+    let from = match r.start_bound() {
+        Bound::Included(l) => l.get(),
+        Bound::Excluded(l) => l.get().saturating_add(1),
+        Bound::Unbounded => first,
+    };
+    let to = match r.end_bound() {
+        Bound::Included(l) => l.get(),
+        Bound::Excluded(l) => l.get().saturating_sub(1),
+        Bound::Unbounded => last,
+    };
+    if from < first || from > last + 1 {
+        return Err(out(from));
+    }
+    if to > last {
+        return Err(out(to));
+    }
+    Ok((from, to))
+}
+
+/// Streams records in LSN order across segments. Yields `Err` once (and then
+/// stops) if a record no longer validates, or (for an open log) a
+/// truncation removed it.
+///
+/// It reads each segment sequentially in large blocks, skipping the records
+/// the log writes for itself, and looks an LSN up in the index only where
+/// the sequence breaks (the first record, and after the dead bytes of a cut).
+#[derive(Debug)]
+pub struct Iter {
+    spans: VecDeque<ReadSpan>,
+    next: u64,
+    end: u64,
+    block: Bytes,
+    /// Segment and file offset of `block[0]`.
+    block_at: (SegmentId, u64),
+    /// Where the next record should start, if the sequence holds.
+    pos: Option<u64>,
+    prev_crc: Option<u32>,
+    live: Option<(Arc<Inner>, usize)>,
+    failed: bool,
+}
+
+impl Iter {
+    /// An iterator over LSNs `from..=to` of `spans` (in order). With `live`,
+    /// every record is checked to be still in the open log.
+    pub(crate) fn new(spans: Vec<ReadSpan>, from: u64, to: u64, live: Option<(Arc<Inner>, usize)>) -> Iter {
+        Iter {
+            spans: spans.into(),
+            next: from,
+            end: to,
+            block: Bytes::new(),
+            block_at: (SegmentId::new(0), 0),
+            pos: None,
+            prev_crc: None,
+            live,
+            failed: false,
+        }
+    }
+
+    /// Makes `block` hold bytes `off..off + need` of `file` (reading a large
+    /// block from `off`); returns where they start in it.
+    fn ensure(&mut self, file: &SegmentFile, off: u64, need: usize) -> Result<usize> {
+        let (seg, at) = self.block_at;
+        if seg == file.id && off >= at && off + need as u64 <= at + self.block.len() as u64 {
+            return Ok((off - at) as usize);
+        }
+        let len = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
+        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off)).max(need as u64);
+        self.block = Bytes::from(file.read(off, want as usize)?);
+        self.block_at = (file.id, off);
+        Ok(0)
+    }
+
+    /// The record at `off` of the front span, if it decodes: `(record, the
+    /// checksum it names as its predecessor's, its size)`, or `None` for
+    /// bytes that are not a record of this segment.
+    fn record_at(&mut self, span: &ReadSpan, off: u64) -> Result<Option<(crate::record::RawRecord, usize)>> {
+        let at = self.ensure(&span.file, off, RECORD_HEADER_LEN)?;
+        let len = u32::from_le_bytes(self.block[at + REC_LEN_OFF..at + REC_LEN_OFF + 4].try_into().expect("4 bytes"));
+        let size = crate::format::record_size(u64::from(len)).min(span.file.capacity.saturating_sub(off)) as usize;
+        let at = self.ensure(&span.file, off, size.max(RECORD_HEADER_LEN))?;
+        Ok(decode_slice(&self.block[at..], off as usize, span.salt).ok().map(|r| (r, at)))
+    }
+
+    fn next_record(&mut self) -> Result<Option<Record>> {
+        if self.next > self.end {
+            return Ok(None);
+        }
+        let lsn = self.next;
+        while self.spans.front().is_some_and(|s| lsn > s.last) {
+            self.spans.pop_front();
+            self.pos = None;
+        }
+        let Some(span) = self.spans.front().cloned() else {
+            return Err(Error::Truncated { lsn: Lsn::new(lsn) });
+        };
+        let fail = |off, reason| Error::Corruption { segment: span.file.id, offset: off, lsn: Lsn::new(lsn), reason };
+        loop {
+            let (off, sequential) = match self.pos {
+                Some(p) => (p, true),
+                None => match span.offsets.lookup(&span.file, lsn - span.seg_first)? {
+                    Some((o, _)) => (o, false),
+                    None => return Err(Error::Truncated { lsn: Lsn::new(lsn) }),
+                },
+            };
+            match self.record_at(&span, off)? {
+                Some((r, at)) if r.kind.takes_lsn() && r.lsn == lsn => {
+                    if self.prev_crc.is_some_and(|p| p != r.prev_crc) {
+                        return Err(fail(off, CorruptionReason::ChainMismatch));
+                    }
+                    if let Some((inner, since)) = &self.live {
+                        inner.check_still_in_log(lsn, *since)?;
+                    }
+                    let start = at + r.payload_start;
+                    let rec = Record {
+                        lsn: Lsn::new(lsn),
+                        payload: self.block.slice(start..start + r.payload_len),
+                        kind: r.kind,
+                        segment: span.file.id,
+                        offset: off,
+                        checksum: r.crc,
+                    };
+                    self.prev_crc = Some(r.crc);
+                    self.pos = Some(off + r.next as u64);
+                    self.next = lsn + 1;
+                    return Ok(Some(rec));
+                }
+                // Records the log writes for itself sit between the records.
+                Some((r, _)) if sequential && !r.kind.takes_lsn() && r.kind != RecordKind::Seal => {
+                    self.pos = Some(off + r.next as u64);
+                }
+                // The sequence broke (dead bytes of a cut, the seal): ask the index.
+                _ if sequential => self.pos = None,
+                Some(_) => return Err(fail(off, CorruptionReason::LsnMismatch)),
+                None => return Err(fail(off, CorruptionReason::BadChecksum)),
+            }
+        }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        if self.failed {
+            return None;
+        }
+        match self.next_record() {
+            Ok(r) => r.map(Ok),
+            Err(e) => {
+                // A record that fails to read may have been cut under us:
+                // say so rather than call the log corrupt.
+                let e = match (&self.live, e) {
+                    (Some((inner, since)), e @ Error::Corruption { .. }) => {
+                        inner.check_still_in_log(self.next, *since).err().unwrap_or(e)
+                    }
+                    (_, e) => e,
+                };
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl crate::wal::Wal {
+    /// Reads record `lsn` in O(1) through the offset index, validating its
+    /// checksums. Never syncs: a record appended but not yet written is
+    /// written (without a sync) first. Fails with [`Error::LsnOutOfRange`]
+    /// outside `first_lsn()..=last_lsn()`, and with [`Error::Truncated`] if a
+    /// truncation removed the record while it was being read.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// let lsn = wal.append(b"hello")?;
+    /// assert_eq!(wal.read(lsn)?.payload().as_ref(), b"hello");
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn read(&self, lsn: Lsn) -> Result<Record> {
+        let inner = &self.inner;
+        let mut st = inner.gc.lock_state();
+        if lsn.get() < st.first_lsn || lsn.get() > st.last_lsn() {
+            return Err(st.out_of_range(lsn));
+        }
+        let since = st.cuts.len();
+        if lsn.get() > st.written_lsn {
+            st = inner.gc.wait(st, crate::state::Target::written(lsn.get(), since))?;
+        }
+        let seg = &st.buffer.seg;
+        let active = if lsn.get() >= seg.first_lsn {
+            let i = (lsn.get() - seg.first_lsn) as usize;
+            let (off, next) = (u64::from(seg.offsets[i]), seg.offsets.get(i + 1).map(|&o| u64::from(o)));
+            let segs = crate::lock(&inner.segments);
+            let e = segs.entries().last().expect("an active segment");
+            Some((e.handle().expect("written records have a file"), e.salt, off, next))
+        } else {
+            None
+        };
+        drop(st);
+        let res = match active {
+            Some((file, salt, off, next)) => read_one(&file, salt, off, next, lsn.get()),
+            None => match crate::lock(&inner.segments).locate_sealed(lsn.get())? {
+                Some(l) => read_one(&l.file, l.salt, l.offset, l.next, lsn.get()),
+                None => Err(Error::Truncated { lsn }),
+            },
+        };
+        match res {
+            Ok(r) => inner.check_still_in_log(lsn.get(), since).map(|()| r),
+            Err(e) => Err(inner.check_still_in_log(lsn.get(), since).err().unwrap_or(e)),
+        }
+    }
+
+    /// Iterates over the records in `range` (any range of [`Lsn`]s; an open
+    /// end stops at the last record appended when the call is made). Never
+    /// syncs; records not yet written are written (without a sync) first.
+    /// Payloads are slices of large reads: no copy per record.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// use seawall::Lsn;
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// for p in [b"a", b"b", b"c", b"d"] { wal.append(p)?; }
+    /// let lsns: Vec<u64> = wal.range(Lsn::new(2)..Lsn::new(4))?.map(|r| r.map(|r| r.lsn().get())).collect::<Result<_, _>>()?;
+    /// assert_eq!(lsns, [2, 3]);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn range(&self, range: impl RangeBounds<Lsn>) -> Result<Iter> {
+        let inner = &self.inner;
+        let mut st = inner.gc.lock_state();
+        let (from, to) = resolve(range, st.first_lsn, st.last_lsn())?;
+        let since = st.cuts.len();
+        if from > to {
+            return Ok(Iter::new(Vec::new(), from, to, None));
+        }
+        if to > st.written_lsn {
+            st = inner.gc.wait(st, crate::state::Target::written(to, since))?;
+        }
+        let seg = st.buffer.seg.clone_upto(to);
+        drop(st);
+        let segs = crate::lock(&inner.segments);
+        let mut spans = segs.spans(from, to);
+        if let Some((seg_first, offsets)) = seg.filter(|(first, _)| to >= *first) {
+            let e = segs.entries().iter().rev().find(|e| e.first_lsn == seg_first && e.last_lsn.is_none());
+            if let Some(e) = e {
+                let file = e.handle().expect("written");
+                spans.push(ReadSpan { file, salt: e.salt, seg_first, last: to, offsets: Offsets::Known(offsets) });
+            }
+        }
+        drop(segs);
+        Ok(Iter::new(spans, from, to, Some((inner.clone(), since))))
+    }
+
+    /// The records from `lsn` to the last one appended: `range(lsn..)`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// wal.append(b"a")?;
+    /// assert_eq!(wal.iter_from(seawall::Lsn::new(1))?.count(), 1);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
+    pub fn iter_from(&self, lsn: Lsn) -> Result<Iter> {
+        self.range(lsn..)
+    }
+}

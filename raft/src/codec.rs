@@ -10,6 +10,10 @@
 //! +---------+---------------------------------------------+
 //! ```
 //!
+//! One payload is not a value: the empty payload is a *filler*, the record
+//! at an index the log skipped (see `log_store`), which reads report absent.
+//! No value can be mistaken for it, since every value has its version byte.
+//!
 //! Pure functions on byte slices; no I/O. The version byte lets a later
 //! layout coexist with records written by this one: a decoder that meets a
 //! version it does not know reports [`CodecError::UnknownVersion`] instead of
@@ -96,6 +100,18 @@ pub fn decode_entry_at(bytes: &[u8], index: u64) -> Result<Entry, CodecError> {
     Ok(entry)
 }
 
+/// The payload of a filler: a record at an index that holds no entry.
+pub const FILLER: &[u8] = &[];
+
+/// Decodes the record payload read at raft log `index`: the entry it holds
+/// (checked as [`decode_entry_at`] does), or `None` for a [`FILLER`].
+pub fn decode_slot(bytes: &[u8], index: u64) -> Result<Option<Entry>, CodecError> {
+    if bytes == FILLER {
+        return Ok(None);
+    }
+    decode_entry_at(bytes, index).map(Some)
+}
+
 /// Encodes an optional log id (the committed or last purged log id).
 pub fn encode_log_id(log_id: &Option<LogId>) -> Vec<u8> {
     encode(log_id)
@@ -174,6 +190,15 @@ mod tests {
     #[test]
     fn empty_bytes_are_rejected() {
         assert!(matches!(decode_entry_at(&[], 0), Err(CodecError::Empty)));
+    }
+
+    #[test]
+    fn filler_is_no_entry_and_no_entry_is_a_filler() {
+        assert_eq!(decode_slot(FILLER, 7).unwrap(), None);
+        let entry = normal(7, "", "");
+        let bytes = encode_entry(&entry);
+        assert_ne!(bytes, FILLER);
+        assert_eq!(decode_slot(&bytes, 7).unwrap(), Some(entry));
     }
 
     #[test]

@@ -26,13 +26,13 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
 use seawall::Options;
 use seawall_raft::log_store::SeawallLogStore;
 use seawall_raft::types::Vote;
-use support::{entries, log_id, mix, read_model, Model, Rng};
+use support::{entries, log_id, mix, read_model, seed, Model, Rng};
 
 const CHILD_ENV: &str = "SEAWALL_RAFT_LOG_CHILD";
 /// A child that says nothing for this long is stuck.
@@ -174,13 +174,6 @@ async fn child(dir: &Path, seed: u64) {
 
 fn cycles() -> u64 {
     std::env::var("SEAWALL_RAFT_LOG_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(40)
-}
-
-fn seed() -> u64 {
-    match std::env::var("SEAWALL_SEED") {
-        Ok(v) => u64::from_str_radix(v.trim_start_matches("0x"), 16).expect("SEAWALL_SEED is hex"),
-        Err(_) => SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64),
-    }
 }
 
 #[test]

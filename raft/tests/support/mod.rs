@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use openraft::storage::RaftLogStorage;
 use openraft::{CommittedLeaderId, EntryPayload, RaftLogReader};
@@ -22,6 +23,15 @@ pub fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The seed of a run's choices: `SEAWALL_SEED` (hex) replays a run; by
+/// default, the clock.
+pub fn seed() -> u64 {
+    match std::env::var("SEAWALL_SEED") {
+        Ok(v) => u64::from_str_radix(v.trim_start_matches("0x"), 16).expect("SEAWALL_SEED is hex"),
+        Err(_) => SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64),
+    }
 }
 
 /// Seeded choices.

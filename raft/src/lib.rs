@@ -5,10 +5,7 @@
 //!
 //! - [`types`]: the openraft type configuration ([`TypeConfig`]).
 //! - [`codec`]: how entries, votes and log ids become bytes.
-//! - `log_store` (feature `seawall-log-store`): `RaftLogStorage` on a seawall
-//!   `Wal`; until seawall's log-store API is released, the example runs on
-//!   [`mem_log_store`], a temporary in-memory store. [`NodeLogStore`] names
-//!   the one in use.
+//! - [`log_store`]: `RaftLogStorage` on a seawall `Wal`.
 //! - [`state_machine`]: the key-value state machine and its snapshots.
 //! - [`transport`], [`network`], [`server`], [`client`]: the wire protocol,
 //!   openraft's network over it, a node's server, and a client.
@@ -37,9 +34,7 @@
 
 pub mod client;
 pub mod codec;
-#[cfg(feature = "seawall-log-store")]
 pub mod log_store;
-pub mod mem_log_store;
 pub mod network;
 pub mod node;
 pub mod server;
@@ -48,14 +43,3 @@ pub mod transport;
 pub mod types;
 
 pub use types::TypeConfig;
-
-/// The log store every node uses: the one place to switch stores.
-///
-/// TEMPORARY: the in-memory store, until seawall's log-store API lands; with
-/// the feature `seawall-log-store`, the seawall store.
-#[cfg(not(feature = "seawall-log-store"))]
-pub type NodeLogStore = mem_log_store::MemLogStore;
-
-/// The log store every node uses: the one place to switch stores.
-#[cfg(feature = "seawall-log-store")]
-pub type NodeLogStore = log_store::SeawallLogStore;

@@ -8,11 +8,11 @@ use openraft::{Config, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::log_store::SeawallLogStore;
 use crate::network::Network;
 use crate::server::serve;
 use crate::state_machine::{KvReader, KvStateMachine};
 use crate::types::{NodeId, Raft};
-use crate::NodeLogStore;
 
 /// What a node needs to start.
 #[derive(Clone, Debug)]
@@ -89,7 +89,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle, StartError> {
     let config = Arc::new(raft_config().validate()?);
     let sm = KvStateMachine::open(cfg.dir.join("sm"))?;
     let kv = sm.reader();
-    let log = NodeLogStore::open(cfg.dir.join("log"))?;
+    let log = SeawallLogStore::open(cfg.dir.join("log"))?;
     let listener =
         TcpListener::bind(&cfg.addr).await.map_err(|source| StartError::Bind { addr: cfg.addr.clone(), source })?;
     let addr = listener.local_addr().map_err(|source| StartError::Bind { addr: cfg.addr.clone(), source })?;

@@ -21,11 +21,9 @@
 //! `SEAWALL_RAFT_KILL_CYCLES=<n>` sets the cycles (default 20);
 //! `SEAWALL_SEED=<n>` replays a run's choices of victims.
 //!
-//! The nodes use `seawall_raft::NodeLogStore`. Until the seawall log store
-//! (feature `seawall-log-store`) replaces the temporary in-memory one, a
-//! restarted node comes back with an empty log and catches up from the
-//! leader; the test then exercises the harness, the network, snapshots and
-//! failover, not log durability.
+//! Each node keeps its log in the seawall log store and its state machine
+//! in a snapshot file, so a killed node restarts from its own disk: its
+//! vote, its log and what it acknowledged to the leader.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

@@ -3,8 +3,6 @@
 //! covers are dropped, and indexes an append skips read as absent. Neither
 //! leaves a hole, and the store reopens to the same state.
 
-#![cfg(feature = "seawall-log-store")]
-
 mod support;
 
 use std::path::Path;

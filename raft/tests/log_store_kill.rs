@@ -18,8 +18,6 @@
 //! `SEAWALL_RAFT_LOG_KILL_CYCLES=<n>` sets the cycles (default 40);
 //! `SEAWALL_SEED=<hex>` replays the choices.
 
-#![cfg(feature = "seawall-log-store")]
-
 mod support;
 
 use std::io::{BufRead, BufReader, Write};

@@ -6,8 +6,6 @@
 //! that starts at the index asked for, or nothing. Also: appends racing
 //! truncations.
 
-#![cfg(feature = "seawall-log-store")]
-
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -4,8 +4,6 @@
 //! purge that a crash cut in two, and refuses a log that starts after its
 //! purge point.
 
-#![cfg(feature = "seawall-log-store")]
-
 mod support;
 
 use std::path::Path;

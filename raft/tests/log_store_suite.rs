@@ -9,8 +9,6 @@
 //! the store takes both without a hole is in `log_store.rs` ("Skipped
 //! indexes"); `tests/log_store_gaps.rs` checks it beyond what the suite asks.
 
-#![cfg(feature = "seawall-log-store")]
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -4,11 +4,17 @@
 //!
 //! The harness starts three `seawall-raft-node` processes on 127.0.0.1 and
 //! a client that writes unique keys without pause. Each cycle waits for a
-//! number of new acknowledgements, sends SIGKILL to one node (every third
-//! cycle the leader, otherwise a seeded random node), waits until the two
-//! survivors acknowledge more writes (after a new election, if the leader
-//! died), restarts the node in the same directory on the same port, and
-//! waits until it has applied what the leader had applied at the restart.
+//! number of new acknowledgements, then sends SIGKILL to one node or two:
+//! cycle by cycle, the leader; a seeded random node; the leader and a
+//! random follower, a majority; a random node. With one node down it waits
+//! until the two survivors acknowledge more writes (after a new election,
+//! if the leader died) and restarts the node in the same directory on the
+//! same port; with two down, the cluster cannot commit, so it restarts both
+//! and waits until writes are acknowledged again. Then it waits until every
+//! restarted node has applied what the leader had applied. The majority
+//! kills are what makes the test about the log store: a write acknowledged
+//! once the leader and one follower had it (the third lagging) survives
+//! the kill of those two only if their disks kept it.
 //! After the last cycle the writer stops, every node must apply the
 //! leader's last entry, and then every node must hold every acknowledged
 //! write, with all three states identical.
@@ -252,23 +258,46 @@ async fn run() {
     let (ack_tx, mut acks) = watch::channel(0u64);
     let writer = tokio::spawn(writer(addrs.clone(), seed, stop.clone(), writes.clone(), ack_tx));
 
-    let mut leader_kills = 0;
+    let (mut leader_kills, mut majority_kills) = (0, 0);
     for cycle in 0..cycles {
         let before = *acks.borrow();
         wait_acks(&mut acks, before + ACKS_BEFORE_KILL, "before a kill").await;
         let (leader, _) = leader_applied(&mut admin, &NODES).await;
-        let victim = if cycle % 3 == 0 { leader } else { NODES[rng.below(3) as usize] };
-        leader_kills += u64::from(victim == leader);
-        nodes.get_mut(&victim).unwrap().kill();
+        let random = NODES[rng.below(3) as usize];
+        let victims: Vec<NodeId> = match cycle % 4 {
+            0 => vec![leader],
+            // A majority: nothing acknowledged may depend on a node that
+            // stayed up, so each write must come back from a killed node's disk.
+            2 => {
+                let other = NODES.iter().copied().filter(|&n| n != leader).nth(rng.below(2) as usize).unwrap();
+                vec![leader, other]
+            }
+            _ => vec![random],
+        };
+        leader_kills += u64::from(victims.contains(&leader));
+        majority_kills += u64::from(victims.len() > 1);
+        for v in &victims {
+            nodes.get_mut(v).unwrap().kill();
+        }
 
         let down = *acks.borrow();
-        wait_acks(&mut acks, down + ACKS_WHILE_DOWN, "with a node down").await;
-        let live: Vec<NodeId> = NODES.iter().copied().filter(|&n| n != victim).collect();
-        let (_, applied) = leader_applied(&mut admin, &live).await;
-
-        nodes.get_mut(&victim).unwrap().start();
-        let caught_up = admin.await_applied(victim, applied, STEP).await;
-        assert!(caught_up.is_ok(), "cycle {cycle}: node {victim} did not catch up to {applied}: {caught_up:?}");
+        let live: Vec<NodeId> = NODES.iter().copied().filter(|n| !victims.contains(n)).collect();
+        if victims.len() == 1 {
+            wait_acks(&mut acks, down + ACKS_WHILE_DOWN, "with a node down").await;
+        }
+        for v in &victims {
+            nodes.get_mut(v).unwrap().start();
+        }
+        if victims.len() > 1 {
+            // No quorum while they were down: the cluster writes again once
+            // they are back, from what they kept.
+            wait_acks(&mut acks, down + ACKS_WHILE_DOWN, "after a majority restarted").await;
+        }
+        let (_, applied) = leader_applied(&mut admin, if victims.len() == 1 { &live } else { &NODES }).await;
+        for &v in &victims {
+            let caught_up = admin.await_applied(v, applied, STEP).await;
+            assert!(caught_up.is_ok(), "cycle {cycle}: node {v} did not catch up to {applied}: {caught_up:?}");
+        }
     }
 
     stop.store(true, Ordering::Relaxed);
@@ -302,7 +331,8 @@ async fn run() {
     assert!(states.windows(2).all(|w| w[0].kv == w[1].kv), "nodes disagree on the state (seed {seed:#x})");
     let unacked_present = failed.iter().filter(|&&i| states[0].kv.contains_key(&key(i))).count();
     println!(
-        "raft kill test (seed {seed:#x}): {cycles} kill cycles ({leader_kills} of the leader); \
+        "raft kill test (seed {seed:#x}): {cycles} kill cycles ({leader_kills} of the leader, \
+         {majority_kills} of two nodes at once); \
          {} writes acknowledged, {} failed or timed out ({unacked_present} of them applied anyway); \
          every node holds all {} acknowledged writes; {} keys on each node, states identical up to index {last}",
         acked.len(),

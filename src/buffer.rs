@@ -223,6 +223,15 @@ impl WriteBuffer {
         None
     }
 
+    /// Stages a record that claims every byte before it (once the buffer is
+    /// written with a sync first): what a clean close writes last, so that the
+    /// next open has nothing to copy.
+    pub fn stage_claim(&mut self, lsn: u64) {
+        if !self.seg.sealed {
+            self.stage_other(lsn, RecordKind::Pad, &[]);
+        }
+    }
+
     /// Before a take that syncs: if the bytes no sync covers yet would exceed
     /// the frontier, stages padding to a page boundary and a parity record
     /// over them (or, when that does not fit, rotates, so that the successor

@@ -20,7 +20,8 @@ pub enum CorruptionReason {
     ShortHeader,
     /// A segment header names another segment id than its file name.
     SegmentIdMismatch,
-    /// A segment header's reserved fields are not zero.
+    /// A segment header's reserved fields are not zero, it sets an unknown
+    /// flag, or its first LSN is 0 or above [`crate::format::MAX_LSN`].
     BadHeaderFields,
     /// A record header or payload failed its checksum.
     BadChecksum,

@@ -45,8 +45,12 @@ pub const SEGMENT_HEADER_LEN: usize = SEG_CRC_OFF + 4;
 /// Segment flag: this segment starts a new log (`Wal::reset`); every segment
 /// with a smaller id is no longer part of the log.
 pub const SEG_FLAG_RESET: u32 = 1;
+/// Segment flag: this segment holds a copy, made by recovery, of the records
+/// from its first LSN on that nothing proved durable; it counts only once the
+/// copy is complete (its walk reaches a record claiming every byte before it).
+pub const SEG_FLAG_COPY: u32 = 2;
 /// Every flag this version knows; others make a header invalid.
-pub const SEG_FLAGS_KNOWN: u32 = SEG_FLAG_RESET;
+pub const SEG_FLAGS_KNOWN: u32 = SEG_FLAG_RESET | SEG_FLAG_COPY;
 
 const _: () = assert!(SEG_RESERVED_OFF <= SEG_CRC_OFF);
 const _: () = assert!(SEGMENT_HEADER_LEN == 64);

@@ -120,3 +120,34 @@ fn try_rebuild(bytes: &[u8], walker: &Walker, at: usize) -> Option<Rebuilt> {
     // Progress: the walk accepted at least one more record past the stop.
     (w.end > walker.end).then_some(Rebuilt { offset, bytes: data })
 }
+#[cfg(test)]
+mod dbg_tests {
+    #[test]
+    fn dbg_failstate() {
+        let Ok(path) = std::env::var("DBG_SEG") else { return };
+        let id: u64 = std::env::var("DBG_ID").unwrap().parse().unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        let h = match crate::segment::SegmentHeader::decode(&bytes, crate::SegmentId::new(id)) {
+            crate::raw::HeaderState::Valid(h) => h,
+            s => panic!("{s:?}"),
+        };
+        eprintln!("header {h:?}");
+        let w = crate::scan::Walker::new(h.salt, h.first_lsn, h.prev_crc);
+        let j = super::judge(&mut bytes, w, None);
+        eprintln!(
+            "rule {} verdict {:?} end {} lsn {} offsets {:?} cuts {:?} dead {:?} meta {:?}",
+            j.rule,
+            j.verdict,
+            j.walker.end,
+            j.walker.lsn,
+            j.walker.offsets,
+            j.walker.cuts,
+            j.walker.dead,
+            j.walker.meta
+        );
+        let (recs, _) = crate::scan::valid_records(&bytes, 64, h.salt);
+        for (o, r) in recs {
+            eprintln!("  {o}: lsn {} kind {:?} len {} synced {:?}", r.lsn, r.kind, r.payload_len, r.synced_off);
+        }
+    }
+}

@@ -81,6 +81,64 @@ pub use wal::Wal;
 pub mod raw {
     pub use crate::record::{decode_record, encode_record, RawError, RawRecord};
     pub use crate::segment::HeaderState;
+
+    use crate::format::TRAILER_LEN;
+    use crate::SegmentId;
+
+    /// Encodes a meta record's payload (FORMAT.md §3.4): `snapshot` replaces
+    /// every entry, `purge_point` sets the log's first LSN (0: unchanged),
+    /// `cut` is a cut marker's `(cut_lsn, cut_crc, dead_start)`, and the
+    /// entries are written in the order given.
+    ///
+    /// ```
+    /// let p = seawall::raw::encode_meta(true, 1, None, &[(b"k", b"v")]);
+    /// assert_eq!(p.len(), seawall::format::META_FIXED_LEN + 6 + 2);
+    /// ```
+    pub fn encode_meta(
+        snapshot: bool,
+        purge_point: u64,
+        cut: Option<(u64, u32, u32)>,
+        entries: &[(&[u8], &[u8])],
+    ) -> Vec<u8> {
+        crate::meta::MetaRecord {
+            snapshot,
+            first_lsn: (purge_point != 0).then_some(purge_point),
+            cut: cut.map(|(lsn, crc, dead_start)| crate::meta::CutInfo { lsn, crc, dead_start }),
+            entries: entries
+                .iter()
+                .map(|(k, v)| (bytes::Bytes::copy_from_slice(k), bytes::Bytes::copy_from_slice(v)))
+                .collect(),
+        }
+        .encode()
+    }
+
+    /// Encodes a seal (index) record's payload (FORMAT.md §3.5): the record
+    /// offsets of LSNs `first_lsn ..`, in LSN order.
+    pub fn encode_seal_index(first_lsn: u64, offsets: &[u32]) -> Vec<u8> {
+        crate::seal::encode_index(first_lsn, offsets)
+    }
+
+    /// Encodes the trailer of sealed segment `id` (FORMAT.md §3.6).
+    pub fn encode_trailer(
+        id: SegmentId,
+        salt: u64,
+        first_lsn: u64,
+        last_lsn: u64,
+        last_crc: u32,
+        index_off: u32,
+        index_crc: u32,
+    ) -> [u8; TRAILER_LEN] {
+        crate::seal::Trailer { id, salt, first_lsn, last_lsn, last_crc, index_off, index_crc }.encode()
+    }
+
+    /// Encodes a parity record's payload (FORMAT.md §3.7) for the window
+    /// `start..end` of `segment` (a segment file from its first byte): the
+    /// XOR of the window's 4 KiB pages, aligned to the file.
+    pub fn encode_parity(segment: &[u8], start: u64, end: u64) -> Vec<u8> {
+        let mut acc = crate::parity::ParityAcc::new(start);
+        acc.add(start, &segment[start as usize..end as usize]);
+        crate::parity::encode(start, end, &acc.page())
+    }
 }
 
 /// Compiles the README's examples as doctests, so they stay true.

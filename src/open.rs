@@ -22,7 +22,7 @@ use crate::error::{Error, NotALogReason, Result};
 use crate::format::{LOCK_FILE, SEGMENT_HEADER_LEN};
 use crate::group_commit::GroupCommit;
 use crate::inspect::TailState;
-use crate::io::{read_exact_at, write_all_at, FileSystem, StdFs};
+use crate::io::{write_all_at, FileSystem, StdFs};
 use crate::meta::MetaRecord;
 use crate::record::{encode_record, RecordKind};
 use crate::recovery::{analyze, list_dir, Analysis, SpanIndex};
@@ -268,6 +268,12 @@ fn start_log(
     let rec = encode_record(header.salt, first_lsn - 1, RecordKind::Meta, prev_crc, 0, at, &snapshot.encode());
     write_all_at(file.as_ref(), &rec, at).map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+    // A record claiming the snapshot, so that no later open has to copy it
+    // (see `rebase`).
+    let claim_at = at + rec.len() as u64;
+    let claim = encode_record(header.salt, first_lsn - 1, RecordKind::Pad, prev_crc, claim_at as u32, claim_at, &[]);
+    write_all_at(file.as_ref(), &claim, claim_at).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
     let capacity = file.len().map_err(|e| Error::io("stat", &path, e))?.max(factory.size);
     let handle = Arc::new(SegmentFile::new(id, path, file, capacity));
     crate::lock(segments).push_active(id, first_lsn, header.salt, Some(handle.clone()));
@@ -337,6 +343,20 @@ fn recover(
         }
     }
     let start = match (a.spans.last(), handles.last()) {
+        (Some(tail), Some(handle))
+            if !tail.sealed
+                && (tail.unclaimed_data || !tail.meta_complete)
+                && rebase_fits(factory, tail, handle, first_lsn, &meta.metas)? =>
+        {
+            // Adopt nothing on faith: what no later record proves durable
+            // (and a tail missing its snapshot) is written again, to a new
+            // segment, before the log goes on.
+            let (start, action) = rebase(factory, &mut set, tail, handle, first_lsn, &meta.metas)?;
+            drop(set);
+            report.actions.push(action);
+            report.segments += 1;
+            start
+        }
         (Some(tail), Some(handle)) => {
             // A sealed tail stays as it is, and the first append starts the
             // next segment (open itself needs no free space).
@@ -367,4 +387,132 @@ fn recover(
         }
     };
     Ok((start, report))
+}
+
+/// Writes the tail's records that nothing proves durable (from the first one
+/// at or after its claim on) into a new segment flagged as a copy, after a
+/// snapshot of the metadata, and closes the copy with a record claiming
+/// every byte before it. The copy's header names the first copied LSN, so
+/// once complete it supersedes the originals; until then it counts for
+/// nothing (`recovery.rs`), so a crash midway leaves the log as it was.
+///
+/// Why not rewrite in place: the bytes may already be durable (a normal
+/// crash), and a torn rewrite could damage them; or they may exist only in
+/// the page cache (a failed `fdatasync` drops dirty pages but leaves them
+/// readable), and then only a new write makes them durable.
+fn rebase(
+    factory: &SegmentFactory,
+    set: &mut SegmentSet,
+    tail: &crate::recovery::Span,
+    handle: &Arc<SegmentFile>,
+    first_lsn: u64,
+    metas: &std::collections::BTreeMap<bytes::Bytes, bytes::Bytes>,
+) -> Result<(Start, RecoveryAction)> {
+    let SpanIndex::Walked(offsets) = &tail.index else { unreachable!("the tail is always walked") };
+    let keep = offsets.partition_point(|&o| u64::from(o) < tail.claim);
+    let a = tail.header.first_lsn + keep as u64;
+    let prev_crc = match keep.checked_sub(1) {
+        Some(i) => u32::from_le_bytes(handle.read(u64::from(offsets[i]), 4)?.try_into().expect("4 bytes")),
+        None => tail.header.prev_crc,
+    };
+    let mut copies = Vec::with_capacity(offsets.len() - keep);
+    for (i, &o) in offsets.iter().enumerate().skip(keep) {
+        let next = offsets.get(i + 1).map(|&n| u64::from(n));
+        let lsn = tail.header.first_lsn + i as u64;
+        copies.push(crate::read::read_one(handle, tail.header.salt, u64::from(o), next, lsn)?);
+    }
+    let id = tail.id.next();
+    let path = dir_path(factory, id);
+    let (_, file) = take_copy_file(factory, id)?;
+    let salt = random_salt(id);
+    let header = SegmentHeader {
+        copy: true,
+        reset: tail.header.reset && keep == 0,
+        ..SegmentHeader::new(id, a, salt, prev_crc, false)
+    };
+    write_all_at(file.as_ref(), &header.encode(), 0).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+    let mut body = Vec::new();
+    let start = SEGMENT_HEADER_LEN as u64;
+    let snapshot = MetaRecord::snapshot(metas, first_lsn).encode();
+    body.extend(encode_record(salt, a - 1, RecordKind::Meta, prev_crc, 0, start, &snapshot));
+    let (mut chain, mut new_offsets) = (prev_crc, Vec::with_capacity(copies.len()));
+    for r in &copies {
+        let at = start + body.len() as u64;
+        new_offsets.push(at as u32);
+        let rec = encode_record(salt, r.lsn().get(), r.kind(), chain, 0, at, r.payload());
+        chain = u32::from_le_bytes(rec[..4].try_into().expect("4 bytes"));
+        body.extend(rec);
+    }
+    let last = a + copies.len() as u64 - 1;
+    write_all_at(file.as_ref(), &body, start).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+    // Only now, with the body durable, the record that claims it: the copy
+    // counts from here on (`recovery.rs`).
+    let at = start + body.len() as u64;
+    let close = encode_record(salt, last, RecordKind::Pad, chain, at as u32, at, &[]);
+    write_all_at(file.as_ref(), &close, at).map_err(|e| Error::io("write", &path, e))?;
+    file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+    body.extend(close);
+    if keep == 0 || a <= first_lsn {
+        // Every record of the old tail has its copy now, or lies before the
+        // purge point: it goes.
+        factory.fs.remove(&tail.path).map_err(|e| Error::io("remove", &tail.path, e))?;
+        factory.fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
+    } else {
+        // The old tail keeps what its claim covers.
+        set.push_known(
+            tail.id,
+            tail.header.first_lsn,
+            a - 1,
+            tail.header.salt,
+            offsets[..keep].to_vec(),
+            Some(handle.clone()),
+        );
+    }
+    let capacity = file.len().map_err(|e| Error::io("stat", &path, e))?.max(factory.size);
+    let new = Arc::new(SegmentFile::new(id, path, file, capacity));
+    set.push_active(id, a, salt, Some(new.clone()));
+    let action = RecoveryAction::CopiedUnclaimed {
+        segment: tail.id,
+        into: id,
+        first_lsn: Lsn::new(a),
+        last_lsn: Lsn::new(last),
+    };
+    let start_state = Start {
+        resume: Resume { file: new, header, last_lsn: last, last_crc: chain, end: start + body.len() as u64 },
+        offsets: new_offsets,
+        first_lsn,
+        metas: metas.clone(),
+        sealed: false,
+    };
+    Ok((start_state, action))
+}
+
+/// The file a copy goes to: the successor segment file if it exists, else a
+/// new one. Made by [`rebase_fits`] already when this is called.
+fn take_copy_file(factory: &SegmentFactory, id: SegmentId) -> Result<(SegmentId, Box<dyn crate::io::WalFile>)> {
+    factory.reuse(id)
+}
+
+/// Whether the copy of [`rebase`] can be made: its file exists or can be
+/// created and allocated. On a full disk it cannot, and the log is adopted as
+/// it is (recovery never needs free space); the records nothing proved
+/// durable then rest on the next sync, as without the copy.
+fn rebase_fits(
+    factory: &SegmentFactory,
+    tail: &crate::recovery::Span,
+    _handle: &Arc<SegmentFile>,
+    _first_lsn: u64,
+    _metas: &std::collections::BTreeMap<bytes::Bytes, bytes::Bytes>,
+) -> Result<bool> {
+    let id = tail.id.next();
+    if dir_path(factory, id).exists() {
+        return Ok(true);
+    }
+    match factory.create(id) {
+        Ok(_) => Ok(true),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::StorageFull => Ok(false),
+        Err(e) => Err(e),
+    }
 }

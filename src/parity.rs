@@ -56,7 +56,7 @@ impl ParityAcc {
 fn xor_into(acc: &mut [u64; PARITY_PAGE / 8], off: u64, mut data: &[u8]) {
     let mut pos = (off % PARITY_PAGE as u64) as usize;
     // Bytes up to the next 8-byte boundary of the page.
-    while pos % 8 != 0 && !data.is_empty() {
+    while !pos.is_multiple_of(8) && !data.is_empty() {
         xor_byte(acc, pos, data[0]);
         data = &data[1..];
         pos = (pos + 1) % PARITY_PAGE;

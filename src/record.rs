@@ -133,7 +133,8 @@ pub enum RawError {
     /// The header checksum does not match (torn, stale or foreign bytes).
     HeaderChecksum,
     /// The header checks out but names an unknown kind, non-zero reserved
-    /// bytes, an LSN out of range or a synced offset past the record itself.
+    /// bytes, an LSN out of range, or a synced offset past the record itself
+    /// or inside the segment header.
     BadFields,
     /// The header checks out but the payload runs past the end of the bytes.
     BadLength,

@@ -54,6 +54,12 @@ pub(crate) struct Span {
     pub index: SpanIndex,
     /// Largest synced offset its records claim.
     pub claim: u64,
+    /// Records holding data (caller's records, metadata) lie after `claim`:
+    /// nothing written later proves them durable.
+    pub unclaimed_data: bool,
+    /// The segment's own meta records give the whole metadata (it starts
+    /// with a snapshot).
+    pub meta_complete: bool,
     pub file_len: u64,
 }
 
@@ -139,6 +145,8 @@ struct Seg {
     file: Box<dyn WalFile>,
     len: u64,
     state: HeaderState,
+    /// A recovery copy that never completed: not part of the log.
+    unborn: bool,
 }
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
@@ -221,12 +229,34 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
         if let HeaderState::OtherVersion(found) = state {
             return Err(Error::UnsupportedVersion { segment: id, found, supported: FORMAT_VERSION });
         }
-        segs.push(Seg { id, path, file, len, state });
+        segs.push(Seg { id, path, file, len, state, unborn: false });
     }
     let mut infos: Vec<SegmentInfo> = segs.iter().map(blank_info).collect();
     for (info, s) in infos.iter_mut().zip(&segs) {
         if let HeaderState::Valid(h) = s.state {
             info.header = Some(h);
+        }
+    }
+    // A recovery copy counts only once complete: once a record in it claims
+    // durable bytes (the copy's closing record is written after its body is
+    // synced, and every record written later claims too). An unfinished one
+    // (only ever the newest valid segment) is removed and supersedes nothing,
+    // as long as the segment it copies from is still there; without that
+    // segment, the copy had completed (recovery removes the original only
+    // then), and a damaged closing record is judged like any other damage.
+    if let Some(i) = segs.iter().rposition(|s| matches!(s.state, HeaderState::Valid(_))) {
+        let original = i
+            .checked_sub(1)
+            .is_some_and(|p| segs[p].id.next() == segs[i].id && matches!(segs[p].state, HeaderState::Valid(_)));
+        if let HeaderState::Valid(h) = segs[i].state {
+            if h.copy && original {
+                let bytes = read_data(segs[i].file.as_ref(), &segs[i].path, segs[i].len)?;
+                let (found, _) = crate::scan::valid_records(&bytes, SEGMENT_HEADER_LEN, h.salt);
+                if found.iter().all(|(_, r)| r.synced_off.is_none()) {
+                    segs[i].unborn = true;
+                    segs[i].state = HeaderState::Blank;
+                }
+            }
         }
     }
     let base = segs.iter().rposition(|s| matches!(s.state, HeaderState::Valid(h) if h.reset)).unwrap_or(0);
@@ -329,8 +359,9 @@ fn judge_run(
         }
     }
     let tail = run_end - 1;
-    let successor_exists = |i: usize| segs.get(i + 1).is_some_and(|n| n.id == segs[i].id.next());
-    let tail_out = judge_segment(&segs[tail], None, successor_exists(tail), verify, true)?;
+    // A sealed last segment's successor file was made before the seal.
+    let successor_exists = segs.get(tail + 1).is_some_and(|n| n.id == segs[tail].id.next());
+    let tail_out = judge_segment(&segs[tail], None, successor_exists, verify, true)?;
     let tail_meta = &tail_out.judged.as_ref().expect("the tail is walked").walker.meta;
     a.meta = if tail_meta.complete {
         tail_meta.clone()
@@ -349,7 +380,10 @@ fn judge_run(
                 infos[i].state = SegmentState::Superseded;
             }
             Some(limit) => {
-                outcomes.push((i, judge_segment(&segs[i], limit, successor_exists(i), verify, false)?));
+                // Later segments exist: whether they join this one is the
+                // boundary check's business (a cut or a recovery copy may
+                // have replaced the next id with a later one).
+                outcomes.push((i, judge_segment(&segs[i], limit, true, verify, false)?));
             }
         }
     }
@@ -480,6 +514,8 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
                     sealed: true,
                     index: SpanIndex::Sealed(t),
                     claim: 0,
+                    unclaimed_data: false,
+                    meta_complete: true,
                     file_len: s.len,
                 };
                 let problem = (!next_exists).then(|| missing_successor(s, &span));
@@ -507,6 +543,8 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
         sealed: w.sealed_at.is_some(),
         index: SpanIndex::Walked(w.offsets.clone()),
         claim: u64::from(w.claim),
+        unclaimed_data: w.last_data.is_some_and(|d| d as u64 >= u64::from(w.claim)),
+        meta_complete: w.meta.complete,
         file_len: s.len,
     };
     let mut problem = match j.verdict {
@@ -608,7 +646,7 @@ fn judge_after_run(
             _ => unreachable!("valid and other-version headers are handled before"),
         };
         let body = read_data(segs[i].file.as_ref(), &segs[i].path, segs[i].len)?;
-        let body_zero = body.get(SEGMENT_HEADER_LEN..).is_none_or(|b| nonzero_len(b) == 0);
+        let body_zero = segs[i].unborn || body.get(SEGMENT_HEADER_LEN..).is_none_or(|b| nonzero_len(b) == 0);
         if !mid_log_damage && body_zero {
             if segs[i].state == HeaderState::Blank {
                 infos[i].state = SegmentState::Unused;

@@ -20,7 +20,8 @@ use crate::{Lsn, RecoveryMode, SegmentId};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RemovalReason {
-    /// A later segment superseded every record in it (a `truncate_after` cut).
+    /// A later segment superseded every record in it (a `truncate_after` cut,
+    /// or a `reset`).
     Superseded,
     /// It was created ahead of need and never used.
     Unused,
@@ -81,6 +82,20 @@ pub enum RecoveryAction {
         /// Bytes cleared.
         bytes: u64,
     },
+    /// Records no later record proved durable were copied to a new segment
+    /// (see FORMAT.md): they may have been adopted from a page cache whose
+    /// dirty pages a failed `fdatasync` dropped. LSNs `first_lsn..=last_lsn`
+    /// (empty when only metadata was copied).
+    CopiedUnclaimed {
+        /// The segment holding the originals.
+        segment: SegmentId,
+        /// The new segment.
+        into: SegmentId,
+        /// First LSN copied.
+        first_lsn: Lsn,
+        /// Last LSN copied.
+        last_lsn: Lsn,
+    },
     /// A damaged page of an acknowledged window was rebuilt from the parity
     /// written with it, and written back.
     RepairedPage {
@@ -116,6 +131,10 @@ impl std::fmt::Display for RecoveryAction {
             RecoveryAction::ClearedTail { segment, offset, bytes } => {
                 write!(f, "clear {segment} bytes {offset}..{} ({bytes} bytes) overwritten with zeros", offset + bytes)
             }
+            RecoveryAction::CopiedUnclaimed { segment, into, first_lsn, last_lsn } => write!(
+                f,
+                "copy {segment} LSN {first_lsn}..={last_lsn} into {into}: no later record proved them durable"
+            ),
             RecoveryAction::RepairedPage { segment, offset, bytes } => {
                 write!(f, "repair {segment} bytes {offset}..{} ({bytes} bytes) rebuilt from parity", offset + bytes)
             }
@@ -314,7 +333,7 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
         RecoveryAction::QuarantinedBytes { .. } => (1, 0),
         RecoveryAction::QuarantinedSegment { segment, .. } => (2, u64::MAX - segment.get()),
         RecoveryAction::RemovedSegment { segment, .. } => (3, u64::MAX - segment.get()),
-        RecoveryAction::ClearedTail { .. } => (4, 0),
+        RecoveryAction::ClearedTail { .. } | RecoveryAction::CopiedUnclaimed { .. } => (4, 0),
     });
     Ok(actions)
 }
@@ -346,6 +365,7 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
                 out.sync_data().map_err(|e| Error::io("fdatasync", file, e))?;
                 fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
             }
+            RecoveryAction::CopiedUnclaimed { .. } => unreachable!("made by open, not planned"),
             RecoveryAction::QuarantinedSegment { segment, file } => {
                 let src = path_of(*segment);
                 fs.rename(&src, file).map_err(|e| Error::io("rename", &src, e))?;

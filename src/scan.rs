@@ -71,6 +71,12 @@ pub(crate) struct Walker {
     pub dead: Vec<(usize, usize)>,
     /// Parity records accepted, by offset.
     pub parities: Vec<usize>,
+    /// Offset of the last accepted record that holds data (takes an LSN, or
+    /// a meta record).
+    pub last_data: Option<usize>,
+    /// A record claiming every byte before it was accepted (what completes a
+    /// recovery copy, and what a clean close writes last).
+    pub closed: bool,
 }
 
 impl Walker {
@@ -91,6 +97,8 @@ impl Walker {
             cuts: Vec::new(),
             dead: Vec::new(),
             parities: Vec::new(),
+            last_data: None,
+            closed: false,
         }
     }
 
@@ -160,6 +168,10 @@ impl Walker {
             self.offsets.append(&mut pending);
             (self.lsn, self.crc, self.end) = (lsn, crc, r.next);
             self.claim = self.claim.max(r.synced_off.unwrap_or(0));
+            if r.kind.takes_lsn() || r.kind == RecordKind::Meta {
+                self.last_data = Some(unit_start);
+            }
+            self.closed |= r.synced_off == Some(unit_start as u32);
             off = r.next;
             match r.kind {
                 RecordKind::Meta => {
@@ -230,6 +242,7 @@ impl Walker {
         self.dead.push((cut.dead_start as usize, at));
         (self.lsn, self.crc, self.end) = (cut.lsn, cut.crc, r.next);
         self.claim = self.claim.max(r.synced_off.unwrap_or(0));
+        self.last_data = Some(at);
         self.cuts.push(at);
         self.meta.apply(&m);
     }
@@ -315,7 +328,8 @@ pub(crate) struct Evidence {
     /// Offset just past the last non-zero byte at or after the stop (equal to
     /// the stop when everything after it is zero).
     pub nonzero_end: usize,
-    /// Records that validate on their own after the stop.
+    /// Records holding data (caller's records, metadata) that validate on
+    /// their own after the stop.
     pub later_records: u64,
     /// Offset of the first such record.
     pub first_later: Option<usize>,
@@ -345,8 +359,12 @@ pub(crate) fn probe(bytes: &[u8], w: &Walker) -> Evidence {
     let (found, gave_up) = valid_records(bytes, stop, w.salt);
     let mut ev = Evidence { nonzero_end, claimed: gave_up, ..Evidence::default() };
     for (off, r) in &found {
-        ev.later_records += 1;
-        ev.first_later.get_or_insert(*off);
+        if r.kind.takes_lsn() || r.kind == RecordKind::Meta {
+            // Records holding data; the log's own pads, parity and seals
+            // are not counted.
+            ev.later_records += 1;
+            ev.first_later.get_or_insert(*off);
+        }
         ev.claimed |= r.synced_off.is_some_and(|s| s as usize > stop);
         match r.kind {
             RecordKind::Meta if ev.cut_at.is_none() => {

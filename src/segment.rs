@@ -21,6 +21,9 @@ pub struct SegmentHeader {
     /// This segment starts a new log (`Wal::reset`): every segment with a
     /// smaller id is no longer part of the log.
     pub reset: bool,
+    /// This segment holds recovery's copy of records nothing proved durable;
+    /// it counts only once the copy is complete.
+    pub copy: bool,
 }
 
 /// What the first bytes of a segment file hold.
@@ -40,7 +43,7 @@ pub enum HeaderState {
 impl SegmentHeader {
     /// A header of this format version.
     pub fn new(id: SegmentId, first_lsn: u64, salt: u64, prev_crc: u32, reset: bool) -> SegmentHeader {
-        SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt, prev_crc, reset }
+        SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt, prev_crc, reset, copy: false }
     }
 
     /// Encodes the header into its `SEGMENT_HEADER_LEN` bytes.
@@ -48,7 +51,7 @@ impl SegmentHeader {
         let mut b = [0u8; SEGMENT_HEADER_LEN];
         b[SEG_MAGIC_OFF..SEG_MAGIC_OFF + 8].copy_from_slice(&SEGMENT_MAGIC);
         b[SEG_VERSION_OFF..SEG_VERSION_OFF + 4].copy_from_slice(&self.version.to_le_bytes());
-        let flags = if self.reset { SEG_FLAG_RESET } else { 0 };
+        let flags = if self.reset { SEG_FLAG_RESET } else { 0 } | if self.copy { SEG_FLAG_COPY } else { 0 };
         b[SEG_FLAGS_OFF..SEG_FLAGS_OFF + 4].copy_from_slice(&flags.to_le_bytes());
         b[SEG_ID_OFF..SEG_ID_OFF + 8].copy_from_slice(&self.id.get().to_le_bytes());
         b[SEG_FIRST_LSN_OFF..SEG_FIRST_LSN_OFF + 8].copy_from_slice(&self.first_lsn.to_le_bytes());
@@ -103,6 +106,7 @@ impl SegmentHeader {
             salt: u64_at(SEG_SALT_OFF),
             prev_crc: u32_at(SEG_PREV_CRC_OFF),
             reset: flags & SEG_FLAG_RESET != 0,
+            copy: flags & SEG_FLAG_COPY != 0,
         })
     }
 }
@@ -132,6 +136,7 @@ mod tests {
             salt: 99,
             prev_crc: 5,
             reset: false,
+            copy: false,
         }
     }
 
@@ -150,7 +155,7 @@ mod tests {
 
     #[test]
     fn reset_flag_round_trips() {
-        let h = SegmentHeader { reset: true, ..header() };
+        let h = SegmentHeader { reset: true, copy: true, ..header() };
         assert_eq!(SegmentHeader::decode(&h.encode(), SegmentId::new(3)), HeaderState::Valid(h));
     }
 

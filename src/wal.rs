@@ -311,6 +311,23 @@ impl Wal {
                 inner.gc.wait(st, t).map(drop)
             }
         };
+        // Last, a record claiming everything durable, so that the next open
+        // adopts nothing it would have to copy.
+        let res = res.and_then(|()| {
+            inner.gc.exclusive(|st, writer| {
+                if writer.unclaimed_data() {
+                    st.buffer.stage_claim(st.last_lsn());
+                    let mut chunks = st.buffer.take();
+                    writer.write(&mut chunks, true)?;
+                    st.buffer.recycle(chunks);
+                }
+                Ok(())
+            })
+        });
+        let res = match res {
+            Err(Error::Closed) => Ok(()),
+            r => r,
+        };
         let mut st = inner.gc.lock_state();
         st.closed = true;
         inner.gc.wake_everyone(&st);

@@ -117,6 +117,9 @@ pub(crate) struct Writer {
     early: Option<(JoinHandle<std::io::Result<()>>, SegmentId, u64)>,
     spare: Spare,
     counters: Arc<Counters>,
+    /// Data (records, metadata) was written that no record written after it
+    /// claims durable yet.
+    unclaimed_data: bool,
 }
 
 impl std::fmt::Debug for Writer {
@@ -159,6 +162,7 @@ impl Writer {
             early: None,
             spare: Spare::None,
             counters,
+            unclaimed_data: false,
         };
         w.prepare_spare();
         w
@@ -290,6 +294,12 @@ impl Writer {
         Ok(())
     }
 
+    /// Whether data was written that no later record claims durable: a clean
+    /// close then writes a record that does.
+    pub fn unclaimed_data(&self) -> bool {
+        self.unclaimed_data
+    }
+
     /// Makes `file` (with a blank body after `SEGMENT_HEADER_LEN`) the active
     /// segment, with the given header, written and synced.
     fn activate(&mut self, id: SegmentId, file: Box<dyn WalFile>, header: SegmentHeader) -> Result<()> {
@@ -408,6 +418,11 @@ impl Writer {
             }
             if kind != RecordKind::Parity {
                 self.parity.add(off, &chunk.bytes[at..at + size]);
+            }
+            if kind.takes_lsn() || kind == RecordKind::Meta {
+                self.unclaimed_data = true;
+            } else if u64::from(synced) == off {
+                self.unclaimed_data = false;
             }
             if kind == RecordKind::Seal {
                 seal_rec = Some((off, crc));

@@ -80,6 +80,24 @@ fn verify_stale_segment_exits_2() {
     assert_eq!(doc["tail"]["segment"], next.file_name());
 }
 
+/// Regression: with the oldest of 25 segment files deleted, verify called
+/// the log clean (exit 0).
+#[test]
+fn verify_missing_oldest_segment_exits_2() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("log");
+    let (wal, _) = Wal::open(&dir, options()).unwrap();
+    // Eight records of 8000 bytes fill a 64 KiB segment.
+    for _ in 0..25 * 8 {
+        wal.append(&[0x5a; 8000]).unwrap();
+    }
+    wal.close().unwrap();
+    assert!(Reader::open(&dir).unwrap().inspection().segments.len() >= 25);
+    std::fs::remove_file(dir.join(SegmentId::new(1).file_name())).unwrap();
+    let (status, doc) = verify(&dir);
+    assert_eq!(status, CORRUPT, "verify of a log missing its first segment file: {doc}");
+}
+
 #[test]
 fn verify_wrong_magic_exits_2() {
     let (_tmp, dir) = durable_log(10);
@@ -92,7 +110,15 @@ fn verify_wrong_magic_exits_2() {
 #[test]
 fn verify_unsupported_version_exits_3() {
     let tmp = TempDir::new().unwrap();
-    let header = SegmentHeader { version: 99, id: SegmentId::new(1), first_lsn: 1, salt: 7, prev_crc: 0, reset: false };
+    let header = SegmentHeader {
+        version: 99,
+        id: SegmentId::new(1),
+        first_lsn: 1,
+        salt: 7,
+        prev_crc: 0,
+        reset: false,
+        copy: false,
+    };
     let mut file = header.encode().to_vec();
     file.resize(64 * 1024, 0);
     std::fs::write(tmp.path().join(SegmentId::new(1).file_name()), file).unwrap();

@@ -38,6 +38,7 @@ fn clean_log_reopens_unchanged() {
 fn torn_payload_is_truncated_and_cleared() {
     let dir = tempfile::tempdir().unwrap();
     durable_log(dir.path(), 10, small_opts());
+    crash_before_close(dir.path());
     let pos = record_positions(dir.path());
     let (_, _, off) = pos[9];
     // A crash in the middle of writing record 10: its payload is half garbage.
@@ -225,6 +226,7 @@ fn truncated_segment_header_of_new_segment_is_a_torn_rotation() {
             salt: 1,
             prev_crc: 0,
             reset: false,
+            copy: false,
         }
         .encode()[..30],
     )
@@ -319,6 +321,7 @@ fn incomplete_batch_at_the_tail_is_dropped_whole() {
     let batch = wal.append_batch([&b"b1"[..], b"b2", b"b3"]).unwrap();
     wal.sync(*batch.end()).unwrap();
     drop(wal);
+    crash_before_close(dir.path());
     let pos = record_positions(dir.path());
     assert_eq!(pos.len(), 4);
     // The batch's last record was torn.
@@ -363,4 +366,115 @@ fn salvage_quarantines_every_data_segment_after_the_damage_and_removes_a_blank_s
         .collect();
     assert_eq!(moved, data_segments - 1, "every later segment holding data is kept in quarantine");
     assert_eq!(removed, [seawall::RemovalReason::Unused], "only the blank spare is removed");
+}
+
+/// The payload of record `lsn` in [`bulk_log`]: 100 bytes, unique per LSN.
+fn bulk_payload(lsn: u64) -> Vec<u8> {
+    let mut p = payload(lsn, 11);
+    p.resize(100, (lsn % 251) as u8);
+    p[..8].copy_from_slice(&lsn.to_le_bytes());
+    p
+}
+
+/// `n` records of 100 bytes appended without waiting, then one `sync` that
+/// returns `Ok`, and a clean close: every record is acknowledged.
+fn bulk_log(dir: &std::path::Path, n: u64, opts: Options) {
+    let (wal, _) = Wal::open(dir, opts).unwrap();
+    for lsn in 1..=n {
+        assert_eq!(wal.append(&bulk_payload(lsn)).unwrap(), Lsn::new(lsn));
+    }
+    wal.sync(Lsn::new(n)).unwrap();
+    wal.close().unwrap();
+}
+
+/// What may become of an acknowledged log after damage: open refuses it as
+/// corrupt, or brings back every record bit-exact. Anything else is silent loss.
+fn assert_all_back_or_corrupt(dir: &std::path::Path, opts: Options, n: u64, what: &str) {
+    match Wal::open(dir, opts) {
+        Err(Error::Corruption { .. }) => {}
+        Err(e) => panic!("{what}: open failed with {e:?}, not Error::Corruption"),
+        Ok((wal, report)) => {
+            assert_eq!(
+                wal.last_lsn(),
+                Lsn::new(n),
+                "{what}: open returned Ok with last_lsn {} of {n} acknowledged records (tail {:?}): \
+                 acknowledged records were dropped without an error",
+                wal.last_lsn(),
+                report.tail
+            );
+            for (i, rec) in wal.iter_from(Lsn::new(1)).unwrap().enumerate() {
+                let lsn = i as u64 + 1;
+                match rec {
+                    Ok(rec) => {
+                        assert!(rec.payload()[..] == bulk_payload(lsn)[..], "{what}: LSN {lsn} came back altered")
+                    }
+                    Err(Error::Corruption { .. }) => return,
+                    Err(e) => panic!("{what}: reading LSN {lsn} failed with {e:?}"),
+                }
+            }
+        }
+    }
+}
+
+/// Regression: 20,000 records appended, one `sync` acknowledging them all,
+/// then one bit of record 1's payload flipped. No record after the damage
+/// claimed that record 1 was durable (none was written after a sync), so
+/// recovery took the damage for a torn unsynced write, and open returned Ok
+/// with last_lsn 0: 20,000 acknowledged records silently gone.
+#[test]
+fn one_flipped_bit_never_silently_drops_the_records_a_sync_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default().segment_size(4 << 20);
+    bulk_log(dir.path(), 20_000, opts.clone());
+    let (_, seg, off) = record_positions(dir.path())[0];
+    flip_bit(&segment_path(dir.path(), seg), off + RECORD_HEADER_LEN as u64 + 40, 4);
+    let strict = opts.clone().recovery_mode(RecoveryMode::Strict);
+    assert_all_back_or_corrupt(dir.path(), opts, 20_000, "default open");
+    assert_all_back_or_corrupt(dir.path(), strict, 20_000, "strict open");
+    // The read-only view must not call the log merely torn either.
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    assert!(
+        insp.last_lsn == Lsn::new(20_000) || matches!(insp.tail, TailState::Corrupt { .. }),
+        "Reader shows LSNs up to {} and calls the rest {:?}: `seawall verify` would not report corruption",
+        insp.last_lsn,
+        insp.tail
+    );
+}
+
+/// Regression: with the oldest of 25 segment files deleted, open succeeded
+/// with a log starting wherever the second file did, and nothing said that
+/// records at the start were missing.
+#[test]
+fn deleted_oldest_segment_is_reported_as_missing_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = small_opts();
+    let (wal, _) = Wal::open(dir.path(), opts.clone()).unwrap();
+    let big = vec![0x5a; 8000];
+    while Reader::open(dir.path()).unwrap().inspection().segments.len() < 25 {
+        for _ in 0..8 {
+            wal.append(&big).unwrap();
+        }
+        wal.sync(wal.last_lsn()).unwrap();
+    }
+    wal.close().unwrap();
+    std::fs::remove_file(segment_path(dir.path(), 1)).unwrap();
+    for mode in [RecoveryMode::TruncateTornTail, RecoveryMode::Strict] {
+        match Wal::open(dir.path(), opts.clone().recovery_mode(mode)) {
+            Err(Error::Corruption { .. }) => {}
+            Ok((wal, _)) => panic!(
+                "{mode:?} open succeeded with LSNs {}..={} after the first segment file was deleted",
+                wal.first_lsn(),
+                wal.last_lsn()
+            ),
+            Err(e) => panic!("{mode:?} open failed with {e:?}, not Error::Corruption"),
+        }
+    }
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    assert!(
+        matches!(insp.tail, TailState::Corrupt { .. }),
+        "Reader calls the log {:?} (LSNs {}..={}) with its first segment file missing",
+        insp.tail,
+        insp.first_lsn,
+        insp.last_lsn
+    );
 }

@@ -4,25 +4,30 @@
 //! reverted), `Wal::open` brings back every acknowledged record bit-exact, a
 //! gap-free prefix of what was appended and nothing else, the same log again
 //! on a second open, and a log that survives further appends and crashes,
-//! including crashes in the middle of recovery itself.
+//! including crashes in the middle of recovery itself. The media-damage
+//! phase then damages durable bytes of those crash points (bit flips,
+//! sectors zeroed or garbled): acknowledged records come back or the damage
+//! is reported as corruption, and cut records never come back.
 //!
 //! Every workload has a seed: `SEAWALL_SEED=<seed>` replays one workload;
-//! `SEAWALL_CRASH_SCALE=<n>` multiplies the number of random workloads.
+//! `SEAWALL_CRASH_SCALE=<n>` multiplies the number of random workloads;
+//! `SEAWALL_KEEP_GOING=1` makes the media-damage phase survey every failure.
 
 mod common;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use common::crash::{crash_states, fingerprint, Depth};
-use common::oracle::{check, Expect, History, Recovered};
-use common::recording_fs::{materialize, DiskModel, Image, NoSync, PassThroughFs, RecordingFs};
+use common::media::{damageable, random_damage};
+use common::oracle::{check_crash_state, check_damaged_state, Call, DamageOutcome, Expect, History, Recovered};
+use common::recording_fs::{materialize, DiskModel, Image, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
 use common::{env_u64, scratch_dir, Rng};
-use seawall::{Options, Reader, Wal};
+use seawall::Options;
 
 /// What exploring some workloads did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,70 +65,6 @@ impl Dirs {
     }
 }
 
-/// Opens a crash state with the real recovery and checks it: the oracle;
-/// the offline `Reader`, before recovery, must see the same log; a second
-/// open must find the same log and nothing to repair.
-fn check_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
-    materialize(image, dir);
-    let offline = match Reader::open(dir) {
-        Ok(reader) => {
-            // A pure crash state is never corruption, so every recovery mode
-            // agrees with the default one: Strict refuses at most a torn tail,
-            // and Salvage has nothing to quarantine.
-            if let seawall::TailState::Corrupt { .. } = reader.inspection().tail {
-                return Err(format!("a pure crash state was judged corrupt: {:?}", reader.inspection().tail));
-            }
-            Some(Recovered::read_offline(&reader)?)
-        }
-        Err(seawall::Error::NotALog { .. }) => None,
-        Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
-    };
-    let open = || Wal::open_with(dir, opts.clone(), Arc::new(PassThroughFs(NoSync)));
-    let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
-    let r = Recovered::read(&wal)?;
-    check(e, &r)?;
-    if let Some(o) = offline.filter(|o| o != &r) {
-        return Err(format!(
-            "before recovery the Reader saw LSNs {}..={}; open recovered {}..={}",
-            o.first,
-            o.last(),
-            r.first,
-            r.last()
-        ));
-    }
-    drop(wal);
-    let (wal, report) = open().map_err(|err| {
-        let _ = std::process::Command::new("cp").args(["-r", dir.to_str().unwrap(), "/tmp/failstate"]).status();
-        materialize(image, std::path::Path::new("/tmp/failstate0"));
-        format!("second open failed: {err}")
-    })?;
-    let again = Recovered::read(&wal)?;
-    if again != r {
-        return Err(format!(
-            "second open found LSNs {}..={}, first found {}..={}",
-            again.first,
-            again.last(),
-            r.first,
-            r.last()
-        ));
-    }
-    if !report.is_clean() || !report.actions.is_empty() {
-        return Err(format!("second open repaired again: {report:?}"));
-    }
-    Ok(r)
-}
-
-/// With `SEAWALL_KEEP_STATE=DIR`, a failing crash state is written to `DIR`
-/// (as it was before recovery), to look at with `seawall inspect` and `dump`.
-fn keep_state(image: &Image) {
-    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
-        let dir = Path::new(&dir);
-        let _ = std::fs::remove_dir_all(dir);
-        materialize(image, dir);
-        eprintln!("the failing crash state is in {}", dir.display());
-    }
-}
-
 fn describe(image: &Image) -> String {
     image.iter().map(|(n, b)| format!("{n} ({} bytes)", b.len())).collect::<Vec<_>>().join(", ")
 }
@@ -133,7 +74,8 @@ struct Explorer<'a> {
     opts: Options,
     depth: Depth,
     rng: Rng,
-    seen: HashSet<u128>,
+    /// Crash states checked, with the model each was judged against.
+    seen: HashSet<(u128, u64)>,
     tally: Tally,
     /// One in this many distinct states is continued and crashed again (0: none).
     follow_rate: u64,
@@ -162,18 +104,16 @@ impl Explorer<'_> {
                 })?;
             }
             let mut states = Vec::new();
+            let expected = e.fingerprint();
             crash_states(&model, self.depth, &mut self.rng, &mut |img| {
-                if self.seen.insert(fingerprint(&img)) {
+                if self.seen.insert((fingerprint(&img), expected)) {
                     states.push(img);
                 }
             });
             for img in states {
                 self.tally.states += 1;
                 let at = || {
-                    let during = call.map_or("before the first call".into(), |c| {
-                        let phase = if k < c.end { "during" } else { "after" };
-                        format!("{phase} {}", c.what)
-                    });
+                    let during = phase(call, k);
                     format!(
                         "crash after operation {k} of {} ({during}; {:?}); state: {}",
                         ops.len(),
@@ -181,10 +121,8 @@ impl Explorer<'_> {
                         describe(&img)
                     )
                 };
-                let recovered = check_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| {
-                    keep_state(&img);
-                    format!("{}: {err}", at())
-                })?;
+                let recovered = check_crash_state(&self.dirs.state, &img, e, &self.opts)
+                    .map_err(|err| format!("{}: {err}", at()))?;
                 if nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0 {
                     self.follow_up(&img, e, &recovered).map_err(|err| format!("{}: after recovery: {err}", at()))?;
                 }
@@ -235,6 +173,14 @@ impl Explorer<'_> {
         actions.push(Action::AppendDurable(8 + self.rng.below(100) as u32));
         actions
     }
+}
+
+/// Where crash point `k` lies in the workload, for failure messages.
+fn phase(call: Option<&Call>, k: usize) -> String {
+    call.map_or("before the first call".into(), |c| {
+        let phase = if k < c.end { "during" } else { "after" };
+        format!("{phase} {}", c.what)
+    })
 }
 
 /// A compact rendering of an operation for failure messages.
@@ -352,17 +298,23 @@ fn small_segments() -> Options {
     Options::default().segment_size(64 * 1024).background_preallocation(false)
 }
 
-fn replay_hint(j: &Job) -> String {
+fn replay_hint(j: &Job, test: &str) -> String {
     format!(
-        "replay with: SEAWALL_SEED={:#x} cargo test --release --test crash_states crash_state_exploration -- --nocapture\nworkload: {:?}\noptions: {:?}",
+        "replay with: SEAWALL_SEED={:#x} cargo test --release --test crash_states {test} -- --nocapture\nworkload: {:?}\noptions: {:?}",
         j.seed, j.actions, j.opts
     )
 }
 
-/// Runs `seeds` on two threads; panics with the replay seed on the first failure.
-fn explore_all(seeds: Vec<u64>) -> Tally {
+/// Runs `work` on the job of every seed, on two threads, adding up what
+/// each returns; panics with the replay hint for `test` on the first failure.
+fn run_jobs<T: Default + Send>(
+    test: &str,
+    seeds: &[u64],
+    work: impl Fn(&Job, &Dirs) -> Result<T, String> + Sync,
+    add: fn(&mut T, T),
+) -> T {
     let next = AtomicUsize::new(0);
-    let total = Mutex::new(Tally::default());
+    let total = Mutex::new(T::default());
     let failure = Mutex::new(None::<String>);
     std::thread::scope(|s| {
         for _ in 0..2 {
@@ -374,10 +326,10 @@ fn explore_all(seeds: Vec<u64>) -> Tally {
                         break;
                     }
                     let j = job(seeds[i]);
-                    match explore_job(&j, &dirs) {
-                        Ok(t) => total.lock().unwrap().add(t),
+                    match work(&j, &dirs) {
+                        Ok(t) => add(&mut total.lock().unwrap(), t),
                         Err(e) => {
-                            failure.lock().unwrap().get_or_insert(format!("{e}\n{}", replay_hint(&j)));
+                            failure.lock().unwrap().get_or_insert(format!("{e}\n{}", replay_hint(&j, test)));
                         }
                     }
                 }
@@ -385,7 +337,7 @@ fn explore_all(seeds: Vec<u64>) -> Tally {
         }
     });
     if let Some(f) = failure.into_inner().unwrap() {
-        panic!("crash-state exploration failed:\n{f}");
+        panic!("{test} failed:\n{f}");
     }
     total.into_inner().unwrap()
 }
@@ -396,10 +348,11 @@ const PER_SCALE: (u64, u64) = (SMALL_PER_SCALE, LARGE_PER_SCALE);
 const SMALL_PER_SCALE: u64 = 8;
 const LARGE_PER_SCALE: u64 = 30;
 
-#[test]
-fn crash_state_exploration() {
-    let started = Instant::now();
-    let groups: Vec<(&str, Vec<u64>)> = match env_u64("SEAWALL_SEED") {
+/// The workloads to explore, in named groups: the one `SEAWALL_SEED`
+/// names, or every enumerated workload and `SEAWALL_CRASH_SCALE` times the
+/// random ones.
+fn seed_groups() -> Vec<(&'static str, Vec<u64>)> {
+    match env_u64("SEAWALL_SEED") {
         Some(seed) => vec![("replayed workload", vec![seed])],
         None => {
             let scale = env_u64("SEAWALL_CRASH_SCALE").unwrap_or(1).max(1);
@@ -418,11 +371,17 @@ fn crash_state_exploration() {
                 ),
             ]
         }
-    };
+    }
+}
+
+#[test]
+fn crash_state_exploration() {
+    let started = Instant::now();
+    let groups = seed_groups();
     let mut total = Tally::default();
     for (name, seeds) in groups {
         let t0 = Instant::now();
-        let t = explore_all(seeds);
+        let t = run_jobs("crash_state_exploration", &seeds, explore_job, Tally::add);
         println!(
             "crash states: {name}: {} distinct states, {} crash points, {} workloads, {} continued after recovery ({:.1} s)",
             t.states,
@@ -466,4 +425,150 @@ fn truncated_record_stays_cut_when_recovery_is_interrupted() {
         [AppendDurable(100), Append(200), Append(38), TruncateAfter(170), AppendDurable(500), TruncateAfter(85)];
     explore_scenario(&actions, small_segments().preallocate(false));
     explore_scenario(&actions, small_segments());
+}
+
+// ---------------------------------------------------------------------------
+// The media-damage phase.
+// ---------------------------------------------------------------------------
+
+/// What damaging durable images did.
+#[derive(Clone, Debug, Default)]
+struct DamageTally {
+    /// Distinct (durable image, model) pairs damaged.
+    images: u64,
+    /// Damaged durable states checked.
+    states: u64,
+    all_back: u64,
+    reported: u64,
+    frontier_loss: u64,
+    /// States that broke the oracle (counted with `SEAWALL_KEEP_GOING=1`).
+    failed: u64,
+    failures: Vec<String>,
+    /// Failures by kind: the oracle's message with its numbers blanked.
+    kinds: std::collections::BTreeMap<String, u64>,
+}
+
+impl DamageTally {
+    fn add(&mut self, o: DamageTally) {
+        self.images += o.images;
+        self.states += o.states;
+        self.all_back += o.all_back;
+        self.reported += o.reported;
+        self.frontier_loss += o.frontier_loss;
+        self.failed += o.failed;
+        self.failures.extend(o.failures.into_iter().take(5usize.saturating_sub(self.failures.len())));
+        for (kind, n) in o.kinds {
+            *self.kinds.entry(kind).or_default() += n;
+        }
+    }
+}
+
+/// Damaged durable states per run of the phase, shared out evenly between
+/// the workloads of a run at scale 1 (so a replayed workload is damaged
+/// exactly as in the full run), and within a workload between its durable
+/// images.
+const DAMAGED_STATES: u64 = 21_000;
+
+/// Runs a job's workload, takes the durable image at every crash point (each
+/// distinct image once per model it is judged against), damages them, and
+/// judges every damaged state. With `keep_going`, failures are counted
+/// instead of ending the job.
+fn damage_job(j: &Job, dirs: &Dirs, keep_going: bool) -> Result<DamageTally, String> {
+    let _ = std::fs::remove_dir_all(&dirs.live);
+    let fs = RecordingFs::new(&dirs.live, &Image::new(), None);
+    let run = run(&dirs.live, &j.opts, &fs, Expect::empty(), &j.actions).map_err(|e| format!("workload run: {e}"))?;
+    let ops = fs.ops();
+    let (mut model, mut seen, mut images) = (DiskModel::default(), HashSet::new(), Vec::new());
+    for k in 0..=ops.len() {
+        if k > 0 {
+            model.apply(&ops[k - 1]);
+        }
+        let image = model.durable_image();
+        if damageable(&image) && seen.insert((fingerprint(&image), run.history.at(k).0.fingerprint())) {
+            images.push((k, image));
+        }
+    }
+    let jobs = enumerated_count() + PER_SCALE.0 + PER_SCALE.1;
+    let per_image = DAMAGED_STATES.div_ceil(jobs).div_ceil(images.len() as u64);
+    let mut rng = Rng::new(j.seed ^ 0xda4a);
+    let mut t = DamageTally { images: images.len() as u64, ..DamageTally::default() };
+    for (k, image) in images {
+        let (e, call) = run.history.at(k);
+        for _ in 0..per_image {
+            let damage = random_damage(&image, &mut rng).expect("a segment file to damage");
+            t.states += 1;
+            match check_damaged_state(&dirs.state, &image, &damage, e, &j.opts) {
+                Ok(DamageOutcome::AllBack) => t.all_back += 1,
+                Ok(DamageOutcome::Reported) => t.reported += 1,
+                Ok(DamageOutcome::FrontierLoss) => t.frontier_loss += 1,
+                Err(err) => {
+                    let frontier = if damage.in_frontier(&image) { ", at the frontier" } else { "" };
+                    let msg = format!(
+                        "power loss after operation {k} of {} ({}), then {damage}{frontier}; durable state: {}; acknowledged up to LSN {}: {err}",
+                        ops.len(),
+                        phase(call, k),
+                        describe(&image),
+                        e.acked
+                    );
+                    if !keep_going {
+                        return Err(msg);
+                    }
+                    t.failed += 1;
+                    let kind = err.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect::<String>();
+                    *t.kinds.entry(kind.replace("##", "#").replace("##", "#")).or_default() += 1;
+                    if t.failures.len() < 5 {
+                        t.failures.push(format!("{msg}\n  (SEAWALL_SEED={:#x})", j.seed));
+                    }
+                }
+            }
+        }
+    }
+    Ok(t)
+}
+
+/// The media-damage phase: the durable image at every crash point of every
+/// workload, damaged by a flipped bit or a 512-byte sector zeroed or filled
+/// with random bytes, anywhere in a segment file. Every acknowledged record
+/// must come back bit-exact, or open or a read must fail with
+/// `Error::Corruption`; a log that opens shorter is allowed only when the
+/// damage touches the frontier (the last 4 KiB of data); no reader ever
+/// returns a record cut by `truncate_after` or altered bytes.
+/// `SEAWALL_KEEP_GOING=1` counts every failure instead of stopping at the
+/// first (a survey of what still breaks).
+#[test]
+fn media_damage_exploration() {
+    let started = Instant::now();
+    let keep_going = env_u64("SEAWALL_KEEP_GOING").is_some_and(|v| v != 0);
+    let seeds: Vec<u64> = seed_groups().into_iter().flat_map(|g| g.1).collect();
+    let t = run_jobs("media_damage_exploration", &seeds, |j, d| damage_job(j, d, keep_going), DamageTally::add);
+    println!(
+        "media damage: {} damaged durable states checked ({} durable images of {} workloads): {} came back whole, {} reported as corruption, {} came back shorter after damage at the frontier, {} broke the oracle ({:.1} s)",
+        t.states,
+        t.images,
+        seeds.len(),
+        t.all_back,
+        t.reported,
+        t.frontier_loss,
+        t.failed,
+        started.elapsed().as_secs_f64()
+    );
+    let mut kinds: Vec<_> = t.kinds.iter().collect();
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    for (kind, n) in kinds {
+        println!("media damage: {n:>6} x {kind}");
+    }
+    assert!(
+        t.failed == 0,
+        "{} of {} damaged durable states break the media-damage oracle; the first:\n{}",
+        t.failed,
+        t.states,
+        t.failures.join("\n")
+    );
+    if env_u64("SEAWALL_SEED").is_none() {
+        assert!(
+            t.states >= 20_000,
+            "the phase must check at least 20,000 damaged durable states, checked {}",
+            t.states
+        );
+    }
 }

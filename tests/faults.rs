@@ -32,6 +32,8 @@ struct FaultRun {
     expect: Expect,
     /// The first call that failed, and how.
     failed: Option<String>,
+    /// Seam calls made before the final `close`.
+    calls_before_close: usize,
 }
 
 fn poisoned(r: &Result<impl Sized, Error>) -> bool {
@@ -47,7 +49,9 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
     let open = || Wal::open_with(dir, opts.clone(), Arc::new(fs.clone())).map(|(w, _)| w);
     let mut wal = match open() {
         Ok(w) => w,
-        Err(e) => return Ok(FaultRun { expect: m, failed: Some(format!("open: {e}")) }),
+        Err(e) => {
+            return Ok(FaultRun { expect: m, failed: Some(format!("open: {e}")), calls_before_close: fs.calls() })
+        }
     };
     let mut failed: Option<String> = None;
     for (i, a) in actions.iter().enumerate() {
@@ -111,15 +115,25 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
                     if closed.is_ok() {
                         return Err(format!("close() returned Ok on a log poisoned by: {f}"));
                     }
-                    return Ok(FaultRun { expect: m, failed });
+                    return Ok(FaultRun { expect: m, failed, calls_before_close: fs.calls() });
                 }
                 if let Err(e) = wal.close() {
-                    return Ok(FaultRun { expect: m, failed: Some(format!("step {i}: close: {e}")) });
+                    return Ok(FaultRun {
+                        expect: m,
+                        failed: Some(format!("step {i}: close: {e}")),
+                        calls_before_close: fs.calls(),
+                    });
                 }
                 m.acked = m.next_lsn() - 1;
                 wal = match open() {
                     Ok(w) => w,
-                    Err(e) => return Ok(FaultRun { expect: m, failed: Some(format!("step {i}: reopen: {e}")) }),
+                    Err(e) => {
+                        return Ok(FaultRun {
+                            expect: m,
+                            failed: Some(format!("step {i}: reopen: {e}")),
+                            calls_before_close: fs.calls(),
+                        })
+                    }
                 };
                 Ok(())
             }
@@ -142,13 +156,14 @@ fn run_faulty(dir: &Path, opts: &Options, fs: &RecordingFs, actions: &[Action]) 
             }
         }
     }
+    let calls_before_close = fs.calls();
     match (&failed, wal.close()) {
         (None, Ok(())) => m.acked = m.next_lsn() - 1,
         (None, Err(e)) => failed = Some(format!("close: {e}")),
         (Some(_), Err(_)) => {}
         (Some(f), Ok(())) => return Err(format!("close() returned Ok on a log poisoned by: {f}")),
     }
-    Ok(FaultRun { expect: m, failed })
+    Ok(FaultRun { expect: m, failed, calls_before_close })
 }
 
 /// Opens `image` (through `fs`) and checks the recovered log against `e`.
@@ -289,7 +304,8 @@ fn last_call_of(kind: OpKind, opts: &Options, actions: &[Action]) -> usize {
     let fs = RecordingFs::new(root.path(), &Image::new(), None);
     let run = run_faulty(root.path(), opts, &fs, actions).unwrap();
     assert!(run.failed.is_none());
-    fs.trace().iter().rposition(|c| c.0 == kind).expect("the workload makes such a call")
+    // The workload's own calls, not those of the final close.
+    fs.trace()[..run.calls_before_close].iter().rposition(|c| c.0 == kind).expect("the workload makes such a call")
 }
 
 /// Opens a fresh log in `dir` whose seam injects `plan`.
@@ -619,4 +635,68 @@ fn every_fault_during_a_recovery_that_repairs() {
         }
     }
     println!("faults: {runs} fault runs over the {} calls of a repairing recovery", trace.len());
+}
+
+/// Regression (fsyncgate): `append_durable` fails because `fdatasync`
+/// returned EIO, and Linux dropped the dirty pages from its record of what
+/// to write back, though they stay readable in the page cache. Reopening
+/// the log in the same process adopted those bytes as the log's tail, its
+/// own `fdatasync` succeeded (there was nothing left to write back), and the
+/// log reported the record durable: after a power loss it was gone, and the
+/// records acknowledged after it were refused as corruption. The recording
+/// file system models exactly this; every power-loss state from the reopen
+/// on must keep everything the reopened log reported durable.
+#[test]
+fn reopen_after_a_failed_fdatasync_never_reports_lost_bytes_durable() {
+    use common::crash::{crash_states, fingerprint, Depth};
+    use common::oracle::check_crash_state;
+    use common::workload::run;
+    use Action::*;
+    let opts = small_segments();
+    let at = last_call_of(OpKind::SyncData, &opts, &[AppendDurable(100), AppendDurable(200)]);
+    let root = scratch_dir("seawall-faults-");
+    let (live, check_dir) = (root.path().join("live"), root.path().join("check"));
+    let fs = RecordingFs::new(&live, &Image::new(), Some(FaultPlan::once(at, Fault::Eio)));
+    let (wal, _) = Wal::open_with(&live, opts.clone(), Arc::new(fs.clone())).unwrap();
+    assert_eq!(wal.append_durable(&payload(1, 100)).unwrap(), Lsn::new(1));
+    let failed = wal.append_durable(&payload(2, 200));
+    assert!(matches!(failed, Err(Error::Io { op: "fdatasync", .. })), "{failed:?}");
+    drop(wal);
+    // The same process opens the log again, through the same file system.
+    let mut before = Expect::empty();
+    before.log = [(1, 100), (2, 200)].map(|(seq, len)| Entry { seq, len, starts_unit: true, ends_unit: true }).into();
+    before.acked = 1;
+    let reopened = fs.op_count();
+    let after = run(&live, &opts, &fs, before, &[AppendDurable(64), Append(300), Sync]).unwrap();
+    let ops = fs.ops();
+    let mut model = DiskModel::default();
+    let (mut rng, mut seen, mut states) = (common::Rng::new(0xf5), std::collections::HashSet::new(), 0);
+    for (k, op) in ops.iter().enumerate() {
+        model.apply(op);
+        if k + 1 < reopened {
+            continue;
+        }
+        let (e, call) = after.history.at(k + 1);
+        let mut images = Vec::new();
+        crash_states(&model, Depth { exhaustive: true }, &mut rng, &mut |img| {
+            if seen.insert((fingerprint(&img), e.fingerprint())) {
+                images.push(img);
+            }
+        });
+        for img in images {
+            states += 1;
+            check_crash_state(&check_dir, &img, e, &opts).unwrap_or_else(|err| {
+                let phase = call.map_or("before".into(), |c| if k < c.end { format!("during {}", c.what) } else { format!("after {}", c.what) });
+                panic!(
+                    "power loss after operation {} of {} ({phase}), {} after the reopen that followed a failed fdatasync: {err}",
+                    k + 1,
+                    ops.len(),
+                    k + 1 - reopened
+                )
+            });
+        }
+    }
+    println!(
+        "faults: {states} power-loss states after reopening past a failed fdatasync keep what was reported durable"
+    );
 }

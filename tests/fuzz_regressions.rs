@@ -147,6 +147,7 @@ fn append_past_the_last_lsn_fails_and_loses_nothing() {
         salt: 7,
         prev_crc: 0,
         reset: false,
+        copy: false,
     };
     let mut seg = h.encode().to_vec();
     seg.resize(64 * 1024, 0);
@@ -162,4 +163,34 @@ fn append_past_the_last_lsn_fails_and_loses_nothing() {
     assert_eq!(wal.last_lsn(), Lsn::new(MAX_LSN));
     let recs: Vec<_> = wal.iter_from(Lsn::new(MAX_LSN)).unwrap().map(|r| r.unwrap().into_payload()).collect();
     assert_eq!(recs, [&b"last"[..]]);
+}
+
+/// Media damage (one garbled sector or flipped bit) to the header of the
+/// segment that made a `truncate_after` durable: the scan no longer sees the
+/// cut, and the cut records come back.
+#[test]
+fn media_damage_never_revives_cut_records() {
+    replay(checks::recover_segment, &artifact("recover_segment", "crash-media-damage-revives-cut-records"));
+}
+
+/// Media damage to durable records that no later record vouches for: the
+/// scan calls it a torn tail, and records a sync acknowledged are dropped
+/// without an error.
+#[test]
+fn media_damage_never_drops_durable_records_silently() {
+    replay(checks::recover_segment, &artifact("recover_segment", "crash-media-damage-loses-durable-records-silently"));
+}
+
+/// An iterator created before `truncate_before` removed the segments ahead
+/// of it failed with `Io { op: "mmap", NotFound }`.
+#[test]
+fn live_iterator_survives_truncate_before() {
+    replay(checks::ops_model, &artifact("ops_model", "crash-live-iterator-across-truncate-before"));
+}
+
+/// An iterator created before `truncate_after` went on to yield the cut
+/// records, which the log no longer held.
+#[test]
+fn live_iterator_never_yields_cut_records() {
+    replay(checks::ops_model, &artifact("ops_model", "crash-live-iterator-yields-cut-records"));
 }

@@ -1,7 +1,9 @@
 //! Log directories as bytes: snapshots, restoring them elsewhere, and the
 //! damage the checks apply (bit flips, zeroed, garbage or swapped 512-byte
-//! sectors, truncation, stale segment headers).
+//! sectors, truncation, stale segment headers), including media damage to
+//! durable bytes and the frontier where it may cost records.
 
+use std::ops::Range;
 use std::path::Path;
 
 use seawall::format::{LOCK_FILE, SEGMENT_HEADER_LEN};
@@ -119,4 +121,69 @@ fn rewrite_header(input: &mut Input, (name, bytes): &mut (String, Vec<u8>)) {
         _ => h.salt = input.u64(),
     }
     bytes[..SEGMENT_HEADER_LEN].copy_from_slice(&h.encode());
+}
+
+/// Media damage to durable bytes, up to `max` times: a flipped bit, or a
+/// 512-byte sector zeroed or filled with input bytes, anywhere in a segment
+/// file (headers included). Returns what each damage touched: (file index,
+/// byte range). Unlike [`mutate`], it never cuts a file short or moves a
+/// header: a drive garbles sectors, it does not shorten files.
+pub(crate) fn media_damage(input: &mut Input, files: &mut Snapshot, max: u8) -> Vec<(usize, Range<usize>)> {
+    let segments: Vec<usize> = (0..files.len())
+        .filter(|&i| SegmentId::from_file_name(&files[i].0).is_some() && !files[i].1.is_empty())
+        .collect();
+    let mut touched = Vec::new();
+    if segments.is_empty() {
+        return touched;
+    }
+    for _ in 0..1 + input.below(u64::from(max)) {
+        let file = segments[input.below(segments.len() as u64) as usize];
+        let bytes = &mut files[file].1;
+        let len = bytes.len();
+        let at = match input.byte() % 4 {
+            // A header, the written data, or anywhere (zero tail included).
+            0 => input.below(len.min(SEGMENT_HEADER_LEN) as u64) as usize,
+            1 | 2 => input.below(data_end(bytes).max(1) as u64) as usize,
+            _ => input.below(len as u64) as usize,
+        };
+        let s = sector(at, 0, len);
+        match input.byte() % 3 {
+            0 => {
+                bytes[at] ^= 1 << (input.byte() % 8);
+                touched.push((file, at..at + 1));
+                continue;
+            }
+            1 => bytes[s.clone()].fill(0),
+            _ => {
+                let fill = input.bytes(s.len());
+                bytes[s.start..s.start + fill.len()].copy_from_slice(fill);
+                bytes[s.start + fill.len()..s.end].fill(0x5a);
+            }
+        }
+        touched.push((file, s));
+    }
+    touched
+}
+
+/// Offset just past the last non-zero byte.
+pub(crate) fn data_end(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1)
+}
+
+/// The frontier of a log: the last 4 KiB before the zero tail of the last
+/// segment file holding data, as (file index, byte range). Damage there may
+/// leave the log shorter: it can hold records a sync acknowledged that
+/// nothing written later vouches for. (The crash explorer's media-damage
+/// phase, `tests/common/media.rs`, draws the same line.)
+pub(crate) fn frontier(files: &Snapshot) -> Option<(usize, Range<usize>)> {
+    let file = (0..files.len())
+        .rev()
+        .find(|&i| SegmentId::from_file_name(&files[i].0).is_some() && data_end(&files[i].1) > 0)?;
+    let end = data_end(&files[file].1);
+    Some((file, end.saturating_sub(4096)..end))
+}
+
+/// Whether any of `touched` lies in the frontier of `files` (undamaged).
+pub(crate) fn touches_frontier(files: &Snapshot, touched: &[(usize, Range<usize>)]) -> bool {
+    frontier(files).is_some_and(|(f, r)| touched.iter().any(|(t, d)| *t == f && d.start < r.end && r.start < d.end))
 }

@@ -1,5 +1,6 @@
 //! `ops_model`: arbitrary sequences of appends, batches, syncs, truncations,
-//! reads, reopens and crashes, checked against a plain `Vec` model.
+//! reads (one iterator may live across steps), reopens, crashes and media
+//! damage, checked against a plain `Vec` model.
 //!
 //! A crash copies the log directory while the `Wal` is still open (the page
 //! cache a killed process leaves behind), then damages only bytes that were
@@ -7,15 +8,23 @@
 //! durable record is kept, zeroed or replaced, or the file is cut short. The
 //! copy must recover to a prefix of the model that keeps every durable
 //! record, ends on a batch boundary, and carries on from there.
+//!
+//! Media damage syncs everything, then flips bits or garbles sectors of a
+//! copy anywhere in its segment files: the copy must bring back every record
+//! or report corruption (unless the damage touches the frontier), and never
+//! a record cut by `truncate_after`. A live iterator yields only records the
+//! log holds at that moment (or held before `truncate_before` dropped them),
+//! in LSN order, and ends early only with `Error::Truncated`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use seawall::{Error, Lsn, RecoveryMode, TailState, Wal};
+use seawall::{Error, Iter, Lsn, RecoveryMode, TailState, Wal};
 use tempfile::TempDir;
 
-use super::files::{mutate, restore, snapshot, tempdir, Region};
+use super::files::{media_damage, mutate, restore, snapshot, tempdir, touches_frontier, Region};
 use super::input::Input;
-use super::recover::{check_log, options, Expect};
+use super::recover::{check_log, options, Expect, Promise};
 
 const MAX_RECORD: u64 = 8 * 1024;
 
@@ -26,6 +35,11 @@ struct Model {
     recs: Vec<(Vec<u8>, bool)>,
     /// Every record up to here must be durable.
     durable: u64,
+    /// Payloads of records `truncate_before` dropped: an iterator that was
+    /// already running may still yield them, whole.
+    purged: BTreeMap<u64, Vec<u8>>,
+    /// Records cut from the log (by `truncate_after` or a crash's recovery).
+    cut: Vec<(u64, Vec<u8>)>,
 }
 
 impl Model {
@@ -38,8 +52,15 @@ impl Model {
     }
 
     fn truncate_to(&mut self, last: u64) {
-        self.recs.truncate((last + 1 - self.first) as usize);
+        let keep = (last + 1 - self.first) as usize;
+        let first_cut = self.first + keep as u64;
+        self.cut.extend(self.recs.drain(keep..).enumerate().map(|(i, r)| (first_cut + i as u64, r.0)));
         self.durable = self.durable.min(last);
+    }
+
+    /// What a copy of the log must recover to, after damage that `promise` describes.
+    fn expect<'a>(&'a self, payloads: &'a [Vec<u8>], promise: Promise) -> Expect<'a> {
+        Expect { first: self.first, payloads, purged: &self.purged, cut: &self.cut, promise }
     }
 }
 
@@ -47,6 +68,17 @@ struct Log {
     dir: TempDir,
     wal: Option<Wal>,
     preallocate: bool,
+    /// An iterator kept across steps.
+    live: Option<Live>,
+}
+
+/// An iterator created at one step and advanced at later ones.
+struct Live {
+    it: Iter,
+    /// The LSN it is due to yield next.
+    next: u64,
+    /// The last LSN of the log when it was created.
+    end: u64,
 }
 
 impl Log {
@@ -77,16 +109,15 @@ fn length(input: &mut Input) -> usize {
 /// Runs one case.
 pub fn ops_model(data: &[u8]) {
     let mut input = Input::new(data);
-    let mut log = Log { dir: tempdir(), wal: None, preallocate: input.one_in(2) };
+    let mut log = Log { dir: tempdir(), wal: None, preallocate: input.one_in(2), live: None };
     log.open();
-    let mut m = Model { first: 1, recs: Vec::new(), durable: 0 };
+    let mut m = Model { first: 1, recs: Vec::new(), durable: 0, purged: BTreeMap::new(), cut: Vec::new() };
     for step in 0..64 {
         if input.is_empty() {
             break;
         }
         let salt = step as u8;
-        let op = input.byte() % 12;
-        match op {
+        match input.byte() % 14 {
             0..=2 => append(&log, &mut m, &mut input, salt, false),
             3 => append(&log, &mut m, &mut input, salt, true),
             4 => batch(&log, &mut m, &mut input, salt),
@@ -103,7 +134,10 @@ pub fn ops_model(data: &[u8]) {
             6 => truncate_before(&log, &mut m, &mut input),
             7 => truncate_after(&log, &mut m, &mut input),
             8 => read(&log, &mut m, &mut input),
+            12 => live_iterator(&mut log, &m, &mut input),
+            13 => media(&log, &mut m, &mut input),
             9 => {
+                log.live = None;
                 log.wal.take().expect("open").close().expect("close");
                 let report = log.open();
                 assert!(report.is_clean(), "a closed log reopens clean: {:?}", report.tail);
@@ -114,13 +148,14 @@ pub fn ops_model(data: &[u8]) {
         }
         let wal = log.wal();
         assert_eq!((wal.first_lsn().get(), wal.last_lsn().get()), (m.first, m.last()), "after step {step}");
-        assert!(wal.durable_lsn().get() >= m.durable, "durable LSN went back at step {step} (operation {op})");
+        assert!(wal.durable_lsn().get() >= m.durable, "durable LSN went back");
     }
     let all = m.first;
     check_records(log.wal(), &m, all);
+    log.live = None;
     log.wal.take().expect("open").close().expect("close");
     let model: Vec<Vec<u8>> = m.recs.iter().map(|r| r.0.clone()).collect();
-    check_log(log.dir.path(), Some(&Expect { first: m.first, payloads: &model, durable: Some(m.last()) }));
+    check_log(log.dir.path(), Some(&m.expect(&model, Promise::TornAtWorst(m.last()))));
 }
 
 fn append(log: &Log, m: &mut Model, input: &mut Input, salt: u8, durable: bool) {
@@ -176,7 +211,9 @@ fn truncate_before(log: &Log, m: &mut Model, input: &mut Input) {
     }
     let first = res.expect("truncate_before").get();
     assert!(first >= m.first && first <= to.max(m.first), "truncate_before({to}) moved the start to {first}");
-    m.recs.drain(..(first - m.first) as usize);
+    for (i, (p, _)) in m.recs.drain(..(first - m.first) as usize).enumerate() {
+        m.purged.insert(m.first + i as u64, p);
+    }
     m.first = first;
     m.durable = m.last();
 }
@@ -206,8 +243,71 @@ fn read(log: &Log, m: &mut Model, input: &mut Input) {
         assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "iter_from(u64::MAX): {:?}", res.map(drop));
     }
     let from = m.first + input.below(m.recs.len() as u64 + 1);
-    // Reads never sync: what was durable stays as it was.
     check_records(log.wal(), m, from);
+    // No durability is assumed from a read: a read may write records
+    // without syncing them (only `durable_lsn()` says what it synced).
+}
+
+/// Creates the live iterator, or advances it a few records, checking each
+/// against the log as it is now.
+fn live_iterator(log: &mut Log, m: &Model, input: &mut Input) {
+    let Some(live) = log.live.as_mut() else {
+        let from = m.first + input.below(m.recs.len() as u64 + 1);
+        let it = log.wal().iter_from(Lsn::new(from)).expect("iter_from");
+        log.live = Some(Live { it, next: from, end: m.last() });
+        return;
+    };
+    for _ in 0..1 + input.below(8) {
+        match live.it.next() {
+            None => {
+                let (next, end) = (live.next, live.end);
+                assert!(next > end, "a live iterator ended at LSN {} without an error, short of {end}", next - 1);
+                log.live = None;
+                return;
+            }
+            Some(Ok(rec)) => {
+                let lsn = rec.lsn().get();
+                assert_eq!(lsn, live.next, "a live iterator skipped to LSN {lsn}");
+                let held = match lsn.checked_sub(m.first) {
+                    Some(i) => m.recs.get(i as usize).map(|r| &r.0),
+                    None => m.purged.get(&lsn),
+                };
+                assert!(
+                    held.is_some_and(|p| p[..] == rec.payload()[..]),
+                    "a live iterator yielded LSN {lsn} with bytes the log no longer holds there (a cut record?)"
+                );
+                live.next += 1;
+            }
+            Some(Err(e)) if is_truncated(&e) => {
+                assert!(live.it.next().is_none(), "a live iterator went on after Error::Truncated");
+                log.live = None;
+                return;
+            }
+            Some(Err(e)) => panic!("a live iterator failed with {e:?}, not Error::Truncated"),
+        }
+    }
+}
+
+/// `Error::Truncated`: the record an iterator was about to yield was cut
+/// from the log.
+fn is_truncated(e: &Error) -> bool {
+    matches!(e, Error::Truncated { .. })
+}
+
+/// Syncs everything, damages durable bytes of a copy of the log like failing
+/// media, and checks the copy; the log itself goes on undamaged.
+fn media(log: &Log, m: &mut Model, input: &mut Input) {
+    log.wal().sync(Lsn::new(m.last())).expect("sync");
+    m.durable = m.last();
+    let mut files = snapshot(log.dir.path());
+    let undamaged = files.clone();
+    let touched = media_damage(input, &mut files, 3);
+    let promise =
+        if touches_frontier(&undamaged, &touched) { Promise::Frontier } else { Promise::KeptOrReported(m.last()) };
+    let copy = tempdir();
+    restore(&files, copy.path());
+    let model: Vec<Vec<u8>> = m.recs.iter().map(|r| r.0.clone()).collect();
+    check_log(copy.path(), Some(&m.expect(&model, promise)));
 }
 
 fn check_records(wal: &Wal, m: &Model, from: u64) {
@@ -252,6 +352,7 @@ fn crash(log: &mut Log, m: &mut Model, input: &mut Input) {
     } else {
         mutate(input, &mut files, region, 6);
     }
+    log.live = None;
     log.wal.take().expect("open");
     let dir = tempdir();
     restore(&files, dir.path());

@@ -70,7 +70,6 @@ fn a_cut_after_the_limit_still_rewinds() {
         b.extend_from_slice(&r);
     }
     b.resize(b.len() + 64, 0);
-    let mut b = b;
     let j = crate::judge::judge(&mut b, Walker::new(SALT, 1, 0), Some(3));
     assert_eq!(j.verdict, crate::decide::Verdict::Complete, "{}", j.rule);
     let w = j.walker;

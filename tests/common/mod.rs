@@ -1,10 +1,13 @@
 //! Shared machinery of the crash and fault suites: a recording (and
-//! fault-injecting) file system, the crash-state model, random workloads and
-//! the oracle that judges a recovered log.
+//! fault-injecting) file system, the crash-state model, the media-damage
+//! model, random workloads and the oracle that judges a recovered log.
 #![allow(dead_code)]
 
 pub mod crash;
+#[path = "../support/damage.rs"]
+pub mod damage;
 pub mod fault;
+pub mod media;
 pub mod oracle;
 pub mod recording_fs;
 pub mod workload;

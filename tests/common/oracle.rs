@@ -1,13 +1,20 @@
 //! The crash oracle: what a recovered log may hold at a given point of a
-//! workload, and the check of a recovered log against it.
+//! workload, the check of a recovered log against it, and the judging of a
+//! whole crash state (every reader of it, and a second open).
 //!
 //! Payloads carry a unique sequence number, so a record cut by
 //! `truncate_after` can never be mistaken for the one that replaced it.
 
-use seawall::{Lsn, Reader, RecordKind, Wal};
+use std::path::Path;
+use std::sync::Arc;
+
+use seawall::{Error, Lsn, Options, Reader, RecordKind, RecoveryMode, TailState, Wal};
+
+use super::media::Damage;
+use super::recording_fs::{materialize, Image, NoSync, PassThroughFs};
 
 /// One record of the model log.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// Unique across the workload: the payload is derived from it.
     pub seq: u64,
@@ -27,8 +34,9 @@ pub fn payload(seq: u64, len: u32) -> Vec<u8> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        p.push(x as u8);
+        p.extend_from_slice(&x.to_le_bytes());
     }
+    p.truncate(len as usize);
     p
 }
 
@@ -50,6 +58,17 @@ impl Expect {
     /// The empty log of a fresh directory.
     pub fn empty() -> Expect {
         Expect { base: 1, log: Vec::new(), floor: 1, acked: 0 }
+    }
+
+    /// A fingerprint of what this model allows. A crash state judged
+    /// against one model must be judged again against another: the same
+    /// bytes that are a fine crash state while a sync runs lose a record
+    /// once the sync has returned.
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.base, &self.log, self.floor, self.acked).hash(&mut h);
+        h.finish()
     }
 
     /// LSN the next append gets.
@@ -117,15 +136,159 @@ impl Recovered {
     }
 
     fn collect(first: u64, iter: seawall::Iter) -> Result<Recovered, String> {
+        match Recovered::collect_until_error(first, iter)? {
+            (log, None) => Ok(log),
+            (_, Some(e)) => Err(format!("reading the log failed: {e}")),
+        }
+    }
+
+    /// Reads records until the iterator ends or fails (a damaged log may
+    /// fail a read), checking LSNs are contiguous; returns the records read
+    /// and the error, if any.
+    pub fn collect_until_error(first: u64, iter: seawall::Iter) -> Result<(Recovered, Option<Error>), String> {
         let mut records = Vec::new();
         for (i, rec) in iter.enumerate() {
-            let rec = rec.map_err(|e| format!("reading the log failed: {e}"))?;
+            let rec = match rec {
+                Ok(rec) => rec,
+                Err(e) => return Ok((Recovered { first, records }, Some(e))),
+            };
             if rec.lsn().get() != first + i as u64 {
                 return Err(format!("record {} read where LSN {} was due", rec.lsn(), first + i as u64));
             }
             records.push((rec.kind(), rec.payload().clone()));
         }
-        Ok(Recovered { first, records })
+        Ok((Recovered { first, records }, None))
+    }
+}
+
+/// Checks only the records a reader returned from a damaged log, not how
+/// many: each is, bit-exact, the record the model holds at its LSN (never
+/// one cut by `truncate_after`, never altered bytes).
+pub fn check_records_only(e: &Expect, r: &Recovered) -> Result<(), String> {
+    for (i, (kind, bytes)) in r.records.iter().enumerate() {
+        let lsn = r.first + i as u64;
+        let Some(want) = e.entry(lsn) else {
+            return Err(format!("LSN {lsn} came back, but the log holds LSNs {}..{} only", e.base, e.next_lsn()));
+        };
+        let starts = matches!(kind, RecordKind::Full | RecordKind::BatchFirst);
+        if bytes[..] != payload(want.seq, want.len)[..]
+            || starts != want.starts_unit
+            || kind.ends_unit() != want.ends_unit
+        {
+            let got = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
+            return Err(format!(
+                "LSN {lsn} came back as {kind:?} seq {got:?} ({} bytes), not as the record the log holds there (seq {}, {} bytes)",
+                bytes.len(),
+                want.seq,
+                want.len
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a damaged durable state came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DamageOutcome {
+    /// Open brought back every acknowledged record.
+    AllBack,
+    /// Open or a read reported `Error::Corruption`.
+    Reported,
+    /// Damage at the frontier, and open came back shorter.
+    FrontierLoss,
+}
+
+fn is_corruption(e: &Option<Error>) -> bool {
+    matches!(e, Some(Error::Corruption { .. }))
+}
+
+/// Judges a durable image after media `damage` (the media-damage oracle):
+/// every acknowledged record comes back bit-exact, or `Wal::open` fails with
+/// `Error::Corruption`, or reading fails with `Error::Corruption`; never Ok
+/// with fewer records, unless the damage touches the frontier. Whatever any
+/// reader returns is the model's record at its LSN (a cut record never comes
+/// back), in `Reader`, in the default open and in a salvage after a refusal;
+/// and `Reader` does not call a log that lost acknowledged records merely
+/// torn or clean.
+pub fn check_damaged_state(
+    dir: &Path,
+    image: &Image,
+    damage: &Damage,
+    e: &Expect,
+    opts: &Options,
+) -> Result<DamageOutcome, String> {
+    let excused = damage.in_frontier(image);
+    materialize(image, dir);
+    damage.apply(dir);
+    // Reader first: it modifies nothing, so open can follow on the same
+    // copy. Open's verdict is the one reported first.
+    let reader = judge_reader(dir, e, excused);
+    judge_open(dir, e, excused, opts).and_then(|outcome| reader.map(|()| outcome))
+}
+
+/// The read-only view of a damaged log (what `seawall verify` and `dump`
+/// show): its records are the model's, and if it lost acknowledged records
+/// outside the frontier it says the log is corrupt.
+fn judge_reader(dir: &Path, e: &Expect, excused: bool) -> Result<(), String> {
+    let reader = match Reader::open(dir) {
+        Ok(reader) => reader,
+        Err(Error::Corruption { .. }) => return Ok(()),
+        Err(err) => return Err(format!("Reader::open failed with {err}")),
+    };
+    let iter = reader.iter_from(reader.first_lsn()).map_err(|err| format!("Reader::iter_from: {err}"))?;
+    let (r, err) = Recovered::collect_until_error(reader.first_lsn().get(), iter)?;
+    check_records_only(e, &r).map_err(|m| format!("Reader: {m}"))?;
+    let tail = &reader.inspection().tail;
+    let reported = matches!(tail, TailState::Corrupt { .. }) || is_corruption(&err);
+    if let Some(err) = err.filter(|_| !reported) {
+        return Err(format!("Reader: reading failed with {err}, not Error::Corruption"));
+    }
+    if !reported && !excused && r.last() < e.acked {
+        return Err(format!(
+            "Reader shows LSNs up to {} and calls the log {tail:?}: acknowledged records {}..={} lost and not reported",
+            r.last(),
+            r.last() + 1,
+            e.acked
+        ));
+    }
+    Ok(())
+}
+
+/// `Wal::open` of a damaged log: every acknowledged record back, or
+/// `Error::Corruption` from open or a read, or (frontier) a shorter log of
+/// the model's records; after a refusal, salvage keeps only model records.
+fn judge_open(dir: &Path, e: &Expect, excused: bool, opts: &Options) -> Result<DamageOutcome, String> {
+    let open =
+        |mode: RecoveryMode| Wal::open_with(dir, opts.clone().recovery_mode(mode), Arc::new(PassThroughFs(NoSync)));
+    let read = |wal: &Wal| {
+        let iter = wal.iter_from(wal.first_lsn()).map_err(|err| format!("iter_from after open: {err}"))?;
+        Recovered::collect_until_error(wal.first_lsn().get(), iter)
+    };
+    match open(RecoveryMode::TruncateTornTail) {
+        Err(Error::Corruption { .. }) => {
+            // A refused open modified nothing; salvage cuts at the damage,
+            // and what it keeps is still the model's.
+            let (wal, _) = open(RecoveryMode::Salvage).map_err(|err| format!("salvage open failed: {err}"))?;
+            let (r, _) = read(&wal)?;
+            check_records_only(e, &r).map_err(|m| format!("after salvage: {m}"))?;
+            Ok(DamageOutcome::Reported)
+        }
+        Err(err) => Err(format!("open failed with {err}; a damaged log must open, or fail with Error::Corruption")),
+        Ok((wal, _)) => match read(&wal)? {
+            (r, Some(Error::Corruption { .. })) => {
+                check_records_only(e, &r)?;
+                Ok(DamageOutcome::Reported)
+            }
+            (_, Some(err)) => Err(format!("reading after open failed with {err}, not Error::Corruption")),
+            (r, None) if excused => {
+                check_records_only(e, &r)?;
+                Ok(if r.last() >= e.acked { DamageOutcome::AllBack } else { DamageOutcome::FrontierLoss })
+            }
+            (r, None) => {
+                check(e, &r).map_err(|m| format!("open returned Ok: {m}"))?;
+                Ok(DamageOutcome::AllBack)
+            }
+        },
     }
 }
 
@@ -145,23 +308,7 @@ pub fn check(e: &Expect, r: &Recovered) -> Result<(), String> {
     if last < e.acked {
         return Err(format!("acknowledged records {}..={} are lost (log ends at {last})", last + 1, e.acked));
     }
-    for (i, (kind, bytes)) in r.records.iter().enumerate() {
-        let lsn = first + i as u64;
-        let want = e.entry(lsn).expect("in range");
-        if bytes.len() != want.len as usize || bytes[..] != payload(want.seq, want.len)[..] {
-            let got = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
-            return Err(format!(
-                "LSN {lsn}: payload of {} bytes (seq {got:?}) is not the appended one (seq {}, {} bytes)",
-                bytes.len(),
-                want.seq,
-                want.len
-            ));
-        }
-        let starts = matches!(kind, RecordKind::Full | RecordKind::BatchFirst);
-        if starts != want.starts_unit || kind.ends_unit() != want.ends_unit {
-            return Err(format!("LSN {lsn}: kind {kind:?} does not match the batch it was appended in"));
-        }
-    }
+    check_records_only(e, r)?;
     if let Some(e0) = e.entry(first) {
         // Only a purge point (truncate_before) may start the log inside a batch.
         if !e0.starts_unit && first != e.floor {
@@ -174,6 +321,55 @@ pub fn check(e: &Expect, r: &Recovered) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Opens a crash state with the real recovery and checks it: the oracle;
+/// the offline `Reader`, before recovery, must see the same log; a second
+/// open must find the same log and nothing to repair.
+pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
+    materialize(image, dir);
+    let offline = match Reader::open(dir) {
+        Ok(reader) => {
+            // A pure crash state is never corruption, so every recovery mode
+            // agrees with the default one: Strict refuses at most a torn tail,
+            // and Salvage has nothing to quarantine.
+            if let seawall::TailState::Corrupt { .. } = reader.inspection().tail {
+                return Err(format!("a pure crash state was judged corrupt: {:?}", reader.inspection().tail));
+            }
+            Some(Recovered::read_offline(&reader)?)
+        }
+        Err(seawall::Error::NotALog { .. }) => None,
+        Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
+    };
+    let open = || Wal::open_with(dir, opts.clone(), Arc::new(PassThroughFs(NoSync)));
+    let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
+    let r = Recovered::read(&wal)?;
+    check(e, &r)?;
+    if let Some(o) = offline.filter(|o| o != &r) {
+        return Err(format!(
+            "before recovery the Reader saw LSNs {}..={}; open recovered {}..={}",
+            o.first,
+            o.last(),
+            r.first,
+            r.last()
+        ));
+    }
+    drop(wal);
+    let (wal, report) = open().map_err(|err| format!("second open failed: {err}"))?;
+    let again = Recovered::read(&wal)?;
+    if again != r {
+        return Err(format!(
+            "second open found LSNs {}..={}, first found {}..={}",
+            again.first,
+            again.last(),
+            r.first,
+            r.last()
+        ));
+    }
+    if !report.is_clean() || !report.actions.is_empty() {
+        return Err(format!("second open repaired again: {report:?}"));
+    }
+    Ok(r)
 }
 
 /// One call of a workload: the operation indexes it spanned, and the model

@@ -255,8 +255,22 @@ pub fn materialize(image: &Image, dir: &Path) {
     }
 }
 
+/// A seam call on a directory other than a file operation: creating the
+/// log directory, or syncing a directory (the log's own syncs are also
+/// recorded as [`Op::SyncDir`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirCall {
+    /// `create_dir_all(path)`, and the directories it made (outermost first).
+    MkDirAll {
+        path: PathBuf,
+        created: Vec<PathBuf>,
+    },
+    SyncDir(PathBuf),
+}
+
 struct Recorder {
     ops: Vec<Op>,
+    dir_calls: Vec<DirCall>,
     names: HashMap<String, Ino>,
     /// Live length of each file.
     lens: HashMap<Ino, u64>,
@@ -298,6 +312,7 @@ impl RecordingFs {
         let lens = base.values().enumerate().map(|(i, b)| (i, b.len() as u64)).collect();
         let rec = Recorder {
             ops: Vec::new(),
+            dir_calls: Vec::new(),
             next_ino: names.len(),
             names,
             lens,
@@ -317,6 +332,7 @@ impl RecordingFs {
         let lens = model.live_image().into_iter().map(|(n, b)| (names[&n], b.len() as u64)).collect();
         let rec = Recorder {
             ops: Vec::new(),
+            dir_calls: Vec::new(),
             names,
             lens,
             next_ino: model.durable.len(),
@@ -335,6 +351,11 @@ impl RecordingFs {
     /// The operations recorded so far.
     pub fn ops(&self) -> Vec<Op> {
         self.rec().ops.clone()
+    }
+
+    /// Directory creations and syncs, in order.
+    pub fn dir_calls(&self) -> Vec<DirCall> {
+        self.rec().dir_calls.clone()
     }
 
     /// Number of operations recorded so far (the crash-point clock).
@@ -438,8 +459,13 @@ impl FileSystem for RecordingFs {
         if let Some(f) = self.enter(OpKind::MkDir, false) {
             return Err(f.error());
         }
-        // The model's directory always exists; nothing to record.
-        StdFs.create_dir_all(path)
+        // The model's directory always exists; what is recorded is which
+        // directories the call made, whose entries live in their parents.
+        let created: Vec<PathBuf> = path.ancestors().take_while(|d| !d.exists()).map(Path::to_path_buf).collect();
+        StdFs.create_dir_all(path)?;
+        let created = created.into_iter().rev().collect();
+        self.rec().dir_calls.push(DirCall::MkDirAll { path: path.to_path_buf(), created });
+        Ok(())
     }
 
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
@@ -447,7 +473,13 @@ impl FileSystem for RecordingFs {
             return Err(f.error());
         }
         StdFs.sync_dir(path)?;
-        self.record(Op::SyncDir);
+        let mut r = self.rec();
+        r.dir_calls.push(DirCall::SyncDir(path.to_path_buf()));
+        // Only a sync of the log directory makes its entries durable; a
+        // parent's sync (of the log directory's own entry) is not one.
+        if path == self.0.dir {
+            r.ops.push(Op::SyncDir);
+        }
         Ok(())
     }
 }

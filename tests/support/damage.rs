@@ -112,3 +112,36 @@ pub fn record_positions(dir: &Path) -> Vec<(u64, u64, u64)> {
 pub fn read_all(wal: &Wal) -> Vec<(u64, Vec<u8>)> {
     wal.iter_from(wal.first_lsn()).unwrap().map(|r| r.unwrap()).map(|r| (r.lsn().get(), r.payload().to_vec())).collect()
 }
+
+/// Turns a cleanly closed log into the log a crash would have left: removes
+/// the record a clean close writes last (which claims every byte before it
+/// durable), so that the records before it are again the last, unclaimed
+/// writes a torn write may have hit.
+pub fn crash_before_close(dir: &Path) {
+    use seawall::format::{SEGMENT_HEADER_LEN, SEGMENT_SUFFIX};
+    use seawall::raw::{decode_record, HeaderState};
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == &SEGMENT_SUFFIX[1..]))
+        .collect();
+    segs.sort();
+    for path in segs.iter().rev() {
+        let bytes = std::fs::read(path).unwrap();
+        let id = SegmentId::from_file_name(&path.file_name().unwrap().to_string_lossy()).unwrap();
+        let HeaderState::Valid(h) = seawall::SegmentHeader::decode(&bytes, id) else { continue };
+        let (mut off, mut last) = (SEGMENT_HEADER_LEN, None);
+        while let Ok(r) = decode_record(&bytes, off, h.salt) {
+            last = Some((off, r));
+            off = r.next;
+        }
+        let Some((at, r)) = last else { continue };
+        assert!(
+            r.kind == seawall::RecordKind::Pad && r.synced_off == Some(at as u32),
+            "the log ends with a clean close's record"
+        );
+        zero_range(path, at as u64, r.next - at);
+        return;
+    }
+    panic!("no segment holds records");
+}

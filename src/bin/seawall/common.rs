@@ -87,7 +87,9 @@ pub fn exit_of(e: &Error) -> Exit {
     match e {
         Error::TornTail { .. } => Exit::TornTail,
         Error::Corruption { .. } => Exit::Corruption,
-        Error::NotALog { .. } | Error::UnsupportedVersion { .. } | Error::Io { .. } => Exit::NotALog,
+        Error::NotALog { .. } | Error::UnsupportedVersion { .. } | Error::Io { .. } | Error::BadFile { .. } => {
+            Exit::NotALog
+        }
         Error::Locked { .. } => Exit::Locked,
         Error::LsnOutOfRange { .. } | Error::InvalidOption { .. } | Error::InsideBatch { .. } => Exit::BadArgs,
         _ => Exit::Failed,

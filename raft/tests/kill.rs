@@ -25,23 +25,24 @@
 //! test runs under a watchdog, so a hang fails instead of stalling CI.
 //!
 //! `SEAWALL_RAFT_KILL_CYCLES=<n>` sets the cycles (default 20);
-//! `SEAWALL_SEED=<n>` replays a run's choices of victims.
+//! `SEAWALL_SEED=<hex>` replays a run's choices of victims.
 //!
 //! Each node keeps its log in the seawall log store and its state machine
 //! in a snapshot file, so a killed node restarts from its own disk: its
 //! vote, its log and what it acknowledged to the leader.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use seawall_raft::client::Client;
-use seawall_raft::types::{Node, NodeId};
+use seawall_raft::types::NodeId;
+use support::cluster::{free_addrs, members, start_nodes};
+use support::{seed, Rng};
 use tokio::sync::watch;
 
 const NODES: [NodeId; 3] = [1, 2, 3];
@@ -57,97 +58,6 @@ const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 
 fn cycles() -> u64 {
     std::env::var("SEAWALL_RAFT_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
-}
-
-fn seed() -> u64 {
-    match std::env::var("SEAWALL_SEED") {
-        Ok(v) => {
-            let v = v.trim_start_matches("0x");
-            u64::from_str_radix(v, 16).expect("SEAWALL_SEED is hex")
-        }
-        Err(_) => SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64),
-    }
-}
-
-/// SplitMix64: seeded, well-mixed choices.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) % n
-    }
-}
-
-/// One node process. Dropping it kills the process.
-struct NodeProc {
-    id: NodeId,
-    addr: String,
-    dir: PathBuf,
-    child: Option<(Child, ChildStdin)>,
-}
-
-impl NodeProc {
-    fn start(&mut self) {
-        assert!(self.child.is_none(), "node {} is already running", self.id);
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.with_extension("stderr"))
-            .expect("open stderr file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_seawall-raft-node"))
-            .args(["--id", &self.id.to_string(), "--addr", &self.addr, "--exit-on-stdin-eof", "--dir"])
-            .arg(&self.dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn seawall-raft-node");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        self.child = Some((child, stdin));
-        match rx.recv_timeout(STEP) {
-            Ok(line) if line.starts_with("ready") => {}
-            Ok(line) => panic!("node {} did not start: {line:?} (see {})", self.id, self.stderr_path().display()),
-            Err(_) => panic!("node {} not ready within {STEP:?}", self.id),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some((mut child, stdin)) = self.child.take() {
-            // `Child::kill` sends SIGKILL on Unix.
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reap killed node");
-            drop(stdin);
-        }
-    }
-
-    fn stderr_path(&self) -> PathBuf {
-        self.dir.with_extension("stderr")
-    }
-}
-
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Three free ports, chosen by the kernel. A port is released again before
-/// the node binds it; nothing else on this machine is expected to grab it in
-/// between.
-fn free_addrs() -> BTreeMap<NodeId, String> {
-    let listeners: Vec<_> = NODES.iter().map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    NODES.iter().zip(&listeners).map(|(&id, l)| (id, l.local_addr().expect("addr").to_string())).collect()
 }
 
 /// What the writer saw.
@@ -239,19 +149,10 @@ async fn run() {
     let cycles = cycles();
     let mut rng = Rng(seed);
     let tmp = tempfile::tempdir().unwrap();
-    let addrs = free_addrs();
-    let mut nodes: BTreeMap<NodeId, NodeProc> = addrs
-        .iter()
-        .map(|(&id, addr)| {
-            (id, NodeProc { id, addr: addr.clone(), dir: tmp.path().join(format!("n{id}")), child: None })
-        })
-        .collect();
-    for n in nodes.values_mut() {
-        n.start();
-    }
+    let addrs = free_addrs(&NODES);
+    let mut nodes = start_nodes(&addrs, tmp.path());
     let mut admin = Client::new(addrs.clone());
-    let members: BTreeMap<NodeId, Node> = addrs.iter().map(|(&id, a)| (id, Node { addr: a.clone() })).collect();
-    admin.init(1, members).await.expect("initialize the cluster");
+    admin.init(1, members(&addrs)).await.expect("initialize the cluster");
 
     let stop = Arc::new(AtomicBool::new(false));
     let writes = Arc::new(Mutex::new(Writes::default()));

@@ -1,8 +1,10 @@
-//! Shared helpers of the seawall log-store tests: entries whose bytes derive
-//! from their log id, a plain model of what the store must hold, and a check
-//! of a store against it.
+//! Shared helpers of the tests: entries whose bytes derive from their log
+//! id, a plain model of what the log store must hold, a check of a store
+//! against it, seeded choices, and node processes (`cluster`).
 
 #![allow(dead_code)] // each test file uses its own subset
+
+pub mod cluster;
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;

@@ -157,6 +157,10 @@ pub struct Inspection {
     pub missing: Vec<RangeInclusive<Lsn>>,
     /// The log's metadata (`Wal::set_meta`).
     pub metas: BTreeMap<Bytes, Bytes>,
+    /// Byte ranges `(segment, offset, bytes)` an open must rewrite although
+    /// the log itself is whole: pages rebuilt from parity, and the dead bytes
+    /// of a cut a crash interrupted (see FORMAT.md §6.1).
+    pub repairs: Vec<(SegmentId, u64, u64)>,
     /// Name of the recovery decision-table row that judged the end of the
     /// valid log (see FORMAT.md), or of the header check that did.
     pub rule: &'static str,
@@ -172,6 +176,6 @@ impl Inspection {
 
     /// Whether the log needs no repair.
     pub fn is_clean(&self) -> bool {
-        self.tail == TailState::Clean
+        self.tail == TailState::Clean && self.repairs.is_empty()
     }
 }

@@ -100,54 +100,46 @@ pub(crate) fn judge(bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) ->
     }
 }
 
-/// Rebuilds the page holding the stop from the parity record at `at`, and
-/// returns it if the walk then gets past the stop.
+/// Rebuilds the damaged page from the parity record at `at`, and returns it
+/// if the walk then gets past the stop. The damaged page is one the failing
+/// record occupies: the page of its header when the header's checksum
+/// fails, else any page of the record; each candidate is rebuilt from the
+/// window's syndrome and tried.
 fn try_rebuild(bytes: &[u8], walker: &Walker, at: usize) -> Option<Rebuilt> {
     let r = decode_record(bytes, at, walker.salt()).ok()?;
     let (start, end, page) = crate::parity::decode(&bytes[r.payload_start..r.payload_start + r.payload_len])?;
-    let (offset, data) = crate::parity::rebuild(bytes, start, end, page, walker.end as u64)?;
-    // Only the bytes from the stop on are replaced: those before it belong to
-    // records already accepted, and if another page of the window is damaged
-    // too, the rebuilt page is wrong exactly where that page is, which the
-    // records' checksums after the stop then catch.
-    let from = (walker.end as u64).max(offset);
-    let data = data[(from - offset) as usize..].to_vec();
-    let offset = from;
-    let mut patched = bytes.to_vec();
-    patched[offset as usize..offset as usize + data.len()].copy_from_slice(&data);
-    let mut w = walker.clone();
-    w.run(&patched);
-    // Progress: the walk accepted at least one more record past the stop.
-    (w.end > walker.end).then_some(Rebuilt { offset, bytes: data })
-}
-#[cfg(test)]
-mod dbg_tests {
-    #[test]
-    fn dbg_failstate() {
-        let Ok(path) = std::env::var("DBG_SEG") else { return };
-        let id: u64 = std::env::var("DBG_ID").unwrap().parse().unwrap();
-        let mut bytes = std::fs::read(path).unwrap();
-        let h = match crate::segment::SegmentHeader::decode(&bytes, crate::SegmentId::new(id)) {
-            crate::raw::HeaderState::Valid(h) => h,
-            s => panic!("{s:?}"),
-        };
-        eprintln!("header {h:?}");
-        let w = crate::scan::Walker::new(h.salt, h.first_lsn, h.prev_crc);
-        let j = super::judge(&mut bytes, w, None);
-        eprintln!(
-            "rule {} verdict {:?} end {} lsn {} offsets {:?} cuts {:?} dead {:?} meta {:?}",
-            j.rule,
-            j.verdict,
-            j.walker.end,
-            j.walker.lsn,
-            j.walker.offsets,
-            j.walker.cuts,
-            j.walker.dead,
-            j.walker.meta
-        );
-        let (recs, _) = crate::scan::valid_records(&bytes, 64, h.salt);
-        for (o, r) in recs {
-            eprintln!("  {o}: lsn {} kind {:?} len {} synced {:?}", r.lsn, r.kind, r.payload_len, r.synced_off);
-        }
+    let syndrome = crate::parity::syndrome(bytes, start, end, page)?;
+    if syndrome.iter().all(|&b| b == 0) {
+        return None;
     }
+    let stop = walker.end as u64;
+    let header_ok = decode_record(bytes, walker.end, walker.salt()).is_ok()
+        || crate::record::header_valid(bytes, walker.end, walker.salt());
+    let extent = if header_ok {
+        let len_at = walker.end + crate::format::REC_LEN_OFF;
+        let len = bytes.get(len_at..len_at + 4).map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
+        crate::format::record_size(u64::from(len))
+    } else {
+        crate::format::RECORD_HEADER_LEN as u64
+    };
+    let pg = crate::format::PARITY_PAGE as u64;
+    let last = (stop + extent).min(end).max(stop + 1);
+    let mut p = stop / pg * pg;
+    while p < last {
+        // Only the bytes from the stop on are replaced: those before it
+        // belong to records already accepted.
+        let (lo, hi) = (p.max(stop).max(start), (p + pg).min(end));
+        if lo < hi {
+            let data: Vec<u8> = (lo..hi).map(|i| bytes[i as usize] ^ syndrome[(i % pg) as usize]).collect();
+            let mut patched = bytes.to_vec();
+            patched[lo as usize..hi as usize].copy_from_slice(&data);
+            let mut w = walker.clone();
+            w.run(&patched);
+            if w.end > walker.end {
+                return Some(Rebuilt { offset: lo, bytes: data });
+            }
+        }
+        p += pg;
+    }
+    None
 }

@@ -96,31 +96,18 @@ pub(crate) fn decode(p: &[u8]) -> Option<(u64, u64, &[u8])> {
     (start <= end).then_some((start, end, &p[PARITY_DATA_OFF..]))
 }
 
-/// Rebuilds the window bytes of the page that holds offset `damaged` of
-/// `bytes` (a segment file), from the parity of window `start..end`:
-/// returns the page's file offset and its rebuilt bytes (only the part
-/// inside the window). `None` if `damaged` lies outside the window or the
-/// window lies outside `bytes`.
-pub(crate) fn rebuild(bytes: &[u8], start: u64, end: u64, page: &[u8], damaged: u64) -> Option<(u64, Vec<u8>)> {
-    if !(start..end).contains(&damaged) || end as usize > bytes.len() {
+/// The syndrome of window `start..end` of `bytes` under parity `page`: the
+/// XOR of the parity with every page of the window as it is now. Zero when
+/// the window is intact; when exactly one page is damaged, that page's
+/// damage (XOR it in to rebuild the page).
+pub(crate) fn syndrome(bytes: &[u8], start: u64, end: u64, page: &[u8]) -> Option<Vec<u8>> {
+    if start > end || end as usize > bytes.len() {
         return None;
     }
     let mut acc = [0u64; PARITY_PAGE / 8];
     xor_into(&mut acc, 0, page);
-    let pg = PARITY_PAGE as u64;
-    let target = damaged / pg * pg;
-    let mut p = start / pg * pg;
-    while p < end {
-        if p != target {
-            let (lo, hi) = (p.max(start), (p + pg).min(end));
-            xor_into(&mut acc, lo, &bytes[lo as usize..hi as usize]);
-        }
-        p += pg;
-    }
-    let (lo, hi) = (target.max(start), (target + pg).min(end));
-    let rebuilt: Vec<u8> = acc.iter().flat_map(|w| w.to_le_bytes()).collect();
-    let from = (lo - target) as usize;
-    Some((lo, rebuilt[from..from + (hi - lo) as usize].to_vec()))
+    xor_into(&mut acc, start, &bytes[start as usize..end as usize]);
+    Some(acc.iter().flat_map(|w| w.to_le_bytes()).collect())
 }
 
 #[cfg(test)]
@@ -132,7 +119,7 @@ mod tests {
     }
 
     #[test]
-    fn rebuilds_any_one_damaged_page() {
+    fn the_syndrome_rebuilds_any_one_damaged_page() {
         let (start, end) = (1000u64, 1000 + 3 * 4096 + 700);
         let mut file = vec![0xeeu8; end as usize + 100];
         let data = window((end - start) as usize, 9);
@@ -149,11 +136,14 @@ mod tests {
             for b in &mut bad[pg.max(start) as usize..(pg + 4096).min(end) as usize] {
                 *b ^= 0x5a;
             }
-            let (at, bytes) = rebuild(&bad, start, end, &page, damaged).unwrap();
-            bad[at as usize..at as usize + bytes.len()].copy_from_slice(&bytes);
+            let s = syndrome(&bad, start, end, &page).unwrap();
+            let (lo, hi) = (pg.max(start), (pg + 4096).min(end));
+            for i in lo..hi {
+                bad[i as usize] ^= s[(i % 4096) as usize];
+            }
             assert_eq!(bad, file, "page holding {damaged}");
         }
-        assert_eq!(rebuild(&file, start, end, &page, end), None);
+        assert!(syndrome(&file, start, end, &page).unwrap().iter().all(|&b| b == 0), "an intact window");
     }
 
     #[test]

@@ -241,6 +241,15 @@ pub fn encode_record(
     buf
 }
 
+/// Whether the header at `bytes[off..]` passes its own checksum under `salt`
+/// (whatever its payload).
+pub(crate) fn header_valid(bytes: &[u8], off: usize, salt: u64) -> bool {
+    bytes
+        .get(off..)
+        .and_then(|b| b.get(..RECORD_HEADER_LEN))
+        .is_some_and(|h| h.iter().any(|&x| x != 0) && le_u32(h, REC_HEADER_CRC_OFF) == header_crc(salt, h))
+}
+
 /// Decodes the record at `bytes[off..]` under `salt`, where `bytes` is a
 /// segment file from its first byte, checking both checksums, the kind and
 /// reserved bytes, the LSN range, that the synced offset claims nothing past

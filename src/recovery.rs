@@ -273,6 +273,7 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
             last_lsn: Lsn::ZERO,
             missing: Vec::new(),
             metas: Default::default(),
+            repairs: Vec::new(),
             rule: "empty",
             why: "no segment holds a valid header",
         },
@@ -310,6 +311,12 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
     }
     judge_after_run(&mut a, &mut infos, &segs, run_end.max(base), mid_bad.is_some())?;
     a.inspection.metas = a.meta.metas.clone();
+    a.inspection.repairs = a
+        .rebuilt
+        .iter()
+        .map(|(id, r)| (*id, r.offset, r.bytes.len() as u64))
+        .chain(a.dead.iter().map(|&(id, from, to)| (id, from, to - from)))
+        .collect();
     a.inspection.segments = infos;
     Ok(a)
 }
@@ -373,6 +380,13 @@ fn judge_run(
             None => MetaState::default(),
         }
     };
+    if let HeaderState::Valid(h) = segs[base].state {
+        if h.reset {
+            // A reset base starts the log at its first LSN, whatever a
+            // fallback to the old log's metadata says.
+            a.meta.first_lsn = a.meta.first_lsn.max(h.first_lsn);
+        }
+    }
     let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
     for i in base..tail {
         match limits[i] {

@@ -159,9 +159,14 @@ pub struct RecoveryReport {
 
 impl RecoveryReport {
     /// Whether recovery changed nothing of substance (it may still have
-    /// removed unused preallocated segments).
+    /// removed unused preallocated segments, or copied records nothing
+    /// proved durable).
     pub fn is_clean(&self) -> bool {
         self.tail == TailState::Clean
+            && !self
+                .actions
+                .iter()
+                .any(|a| matches!(a, RecoveryAction::RepairedPage { .. } | RecoveryAction::ClearedTail { .. }))
     }
 
     /// Records that still validated and were moved to quarantine files.
@@ -285,7 +290,22 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
                     file,
                 });
             }
+            let sealed_last = a.spans.last().filter(|s| s.sealed).map(|s| s.id.next());
             for seg in &insp.segments[cut_from..] {
+                if Some(seg.id) == sealed_last {
+                    // The successor of the sealed segment that becomes the
+                    // last must stay: its bytes are copied aside and cleared.
+                    let file = quarantine_name(&insp.dir, &format!("{}.0", seg.id.file_name()), &taken);
+                    taken.push(file.clone());
+                    actions.push(RecoveryAction::QuarantinedBytes {
+                        segment: seg.id,
+                        offset: 0,
+                        bytes: seg.file_len,
+                        file,
+                    });
+                    actions.push(RecoveryAction::ClearedTail { segment: seg.id, offset: 0, bytes: seg.file_len });
+                    continue;
+                }
                 if seg.state == SegmentState::Unused {
                     // A blank spare holds nothing worth keeping.
                     actions.push(RecoveryAction::RemovedSegment { segment: seg.id, reason: RemovalReason::Unused });

@@ -15,7 +15,9 @@
 
 use crate::buffer::ActiveSeg;
 use crate::error::{Error, Result};
-use crate::format::{record_size, seal_size, MAX_LSN, RECORD_HEADER_LEN, REC_LEN_OFF, SEGMENT_HEADER_LEN, TRAILER_LEN};
+use crate::format::{
+    record_size, seal_size, FRONTIER, MAX_LSN, RECORD_HEADER_LEN, REC_LEN_OFF, SEGMENT_HEADER_LEN, TRAILER_LEN,
+};
 use crate::meta::{CutInfo, MetaRecord};
 use crate::record::{decode_slice, RecordKind};
 use crate::segments::{SegmentFile, SegmentSet};
@@ -219,11 +221,27 @@ impl Wal {
         let pos = st.last_lsn();
         let sealed = st.buffer.stage_meta(pos, &marker, MetaRecord::default);
         debug_assert!(sealed.is_none(), "the marker fits");
-        flush_durably(st, writer, &self.inner.segments)?;
+        // The marker is written alone, with no parity after it: records
+        // after a cut marker belong to the log after the cut, whose LSN and
+        // chain are the kept record's.
+        let mut chunks = st.buffer.take();
+        let res = writer.write(&mut chunks, true);
+        st.buffer.recycle(chunks);
+        res?;
+        st.buffer.seg.window_start = st.buffer.seg.end;
         // Committed: the marker explains the dead bytes; now remove them.
         writer.clear(&file, &[(dead_start, dead_end - dead_start)])?;
         writer.cut_within(c, crc);
         st.buffer.seg.offsets.truncate((c + 1 - seg.first_lsn) as usize);
+        if size > FRONTIER {
+            // A marker larger than the frontier is claimed at once.
+            st.buffer.stage_claim(c);
+            let mut chunks = st.buffer.take();
+            let res = writer.write(&mut chunks, true);
+            st.buffer.recycle(chunks);
+            res?;
+            st.buffer.seg.window_start = st.buffer.seg.end;
+        }
         note_cut(self, st, c, c);
         Ok(true)
     }

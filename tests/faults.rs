@@ -656,6 +656,8 @@ fn reopen_after_a_failed_fdatasync_never_reports_lost_bytes_durable() {
     let at = last_call_of(OpKind::SyncData, &opts, &[AppendDurable(100), AppendDurable(200)]);
     let root = scratch_dir("seawall-faults-");
     let (live, check_dir) = (root.path().join("live"), root.path().join("check"));
+    // As in the calibration run: the log's directory exists already.
+    std::fs::create_dir_all(&live).unwrap();
     let fs = RecordingFs::new(&live, &Image::new(), Some(FaultPlan::once(at, Fault::Eio)));
     let (wal, _) = Wal::open_with(&live, opts.clone(), Arc::new(fs.clone())).unwrap();
     assert_eq!(wal.append_durable(&payload(1, 100)).unwrap(), Lsn::new(1));

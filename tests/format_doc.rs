@@ -204,7 +204,8 @@ fn magic_version_flags_and_limits_match() {
     assert!(spec.contains(&format!("# seawall on-disk format, version {FORMAT_VERSION}")));
     assert!(spec.contains(&format!("| 8 | 4 | version | format version, `{FORMAT_VERSION}` |")));
     assert!(spec.contains(&format!("bit 0 (`{SEG_FLAG_RESET}`): **reset**")));
-    assert_eq!(SEG_FLAGS_KNOWN, SEG_FLAG_RESET, "the spec names one header flag");
+    assert!(spec.contains(&format!("bit 1 (`{SEG_FLAG_COPY}`): **copy**")));
+    assert_eq!(SEG_FLAGS_KNOWN, SEG_FLAG_RESET | SEG_FLAG_COPY, "the spec names two header flags");
     assert!(spec.contains("`MAX_LSN = 2^63 - 1`"));
     assert_eq!(MAX_LSN, (1u64 << 63) - 1);
     assert!(spec.contains("`1 ..= MAX_SEGMENT_ID` (`2^62`)"));

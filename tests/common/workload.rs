@@ -129,6 +129,7 @@ pub fn run(dir: &Path, opts: &Options, fs: &RecordingFs, initial: Expect, action
                 let (first, last) = (w.first_lsn().get(), m.next_lsn() - 1);
                 let lsn = first + (last + 1 - first) * u64::from(*frac) / 255;
                 m.floor = m.floor.max(lsn);
+                m.purges.push(lsn);
                 during = m.clone();
                 let new_first = w.truncate_before(Lsn::new(lsn)).map_err(|e| format!("{what} ({lsn}): {e}"))?;
                 if new_first.get() > lsn {
@@ -182,6 +183,7 @@ fn open(dir: &Path, opts: &Options, fs: &RecordingFs, h: &mut History, m: &mut E
     super::oracle::check(m, &r).map_err(|e| format!("open: recovered log fails the oracle: {e}"))?;
     let mut after = Expect::from_recovered(&r);
     after.floor = after.floor.max(m.floor.min(after.next_lsn()));
+    after.purges.extend(&m.purges);
     *m = after.clone();
     h.calls.push(Call { what: "open".into(), start, end: fs.op_count(), during, after });
     Ok(wal)

@@ -11,7 +11,7 @@ use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
 use openraft::RaftLogReader;
 use seawall_raft::log_store::{lsn_of, SeawallLogStore, MAX_FILLERS};
 use seawall_raft::types::LogId;
-use support::{entries, log_id};
+use support::{entries, log_id, within};
 
 /// The store's log state and every index it holds.
 async fn contents(store: &mut SeawallLogStore) -> (Option<LogId>, Option<LogId>, Vec<u64>) {
@@ -34,9 +34,12 @@ async fn check_and_reopen(
     store
 }
 
-fn run(test: impl AsyncFnOnce(&Path)) {
-    let dir = tempfile::tempdir().unwrap();
-    tokio::runtime::Runtime::new().unwrap().block_on(test(dir.path()));
+/// Runs `test` on a fresh directory, in a runtime, under a watchdog.
+fn run(test: impl AsyncFnOnce(&Path) + Send + 'static) {
+    within("the test", move || {
+        let dir = tempfile::tempdir().unwrap();
+        tokio::runtime::Runtime::new().unwrap().block_on(test(dir.path()));
+    })
 }
 
 /// What openraft's `get_initial_state_membership_from_log_and_sm` does.

@@ -12,7 +12,7 @@ use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
 use seawall::{Options, Wal};
 use seawall_raft::log_store::{lsn_of, SeawallLogStore, META_PURGED};
 use seawall_raft::types::Vote;
-use support::{entries, log_id, read_model, Model};
+use support::{entries, log_id, read_model, within, Model};
 
 /// One operation on the store, mirrored on the model.
 #[derive(Clone, Debug)]
@@ -55,6 +55,11 @@ async fn apply(store: &mut SeawallLogStore, model: &mut Model, op: &Op) {
 /// Runs `setup`, then `op`, closes and reopens the store, and checks it
 /// against the model; then appends and reopens once more.
 fn reopen_after(setup: &[Op], op: Op) {
+    let setup = setup.to_vec();
+    within("the test", move || reopen_after_inner(&setup, op));
+}
+
+fn reopen_after_inner(setup: &[Op], op: Op) {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -155,6 +160,14 @@ fn reopen_after_a_purge_that_is_already_done() {
     reopen_after(&[TEN, Op::Purge { term: 1, index: 6 }], Op::Purge { term: 1, index: 2 });
 }
 
+/// Runs `test` on a fresh directory, in a runtime, under a watchdog.
+fn run(test: impl AsyncFnOnce(&Path) + Send + 'static) {
+    within("the test", move || {
+        let dir = tempfile::tempdir().unwrap();
+        tokio::runtime::Runtime::new().unwrap().block_on(test(dir.path()));
+    })
+}
+
 fn wal(dir: &Path) -> Wal {
     Wal::open(dir, Options::default()).unwrap().0
 }
@@ -163,18 +176,16 @@ fn wal(dir: &Path) -> Wal {
 /// and the records still there: open drops them.
 #[test]
 fn interrupted_purge_is_finished_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let mut store = SeawallLogStore::open(dir.path()).unwrap();
+    run(async |dir| {
+        let mut store = SeawallLogStore::open(dir).unwrap();
         store.blocking_append(entries(1, 0, 10)).await.unwrap();
         drop(store);
         // The first step of purge(1-6) alone.
-        let w = wal(dir.path());
+        let w = wal(dir);
         w.set_meta(META_PURGED, &seawall_raft::codec::encode_log_id(&Some(log_id(1, 6)))).unwrap();
         w.close().unwrap();
 
-        let mut store = SeawallLogStore::open(dir.path()).unwrap();
+        let mut store = SeawallLogStore::open(dir).unwrap();
         let m = read_model(&mut store).await;
         assert_eq!(m.purged, Some(log_id(1, 6)));
         assert_eq!(m.log.keys().copied().collect::<Vec<_>>(), (7..10).collect::<Vec<_>>());
@@ -186,17 +197,15 @@ fn interrupted_purge_is_finished_on_open() {
 /// the log and the next entry goes right after the purge point.
 #[test]
 fn interrupted_purge_past_the_end_is_finished_on_open() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let mut store = SeawallLogStore::open(dir.path()).unwrap();
+    run(async |dir| {
+        let mut store = SeawallLogStore::open(dir).unwrap();
         store.blocking_append(entries(1, 0, 10)).await.unwrap();
         drop(store);
-        let w = wal(dir.path());
+        let w = wal(dir);
         w.set_meta(META_PURGED, &seawall_raft::codec::encode_log_id(&Some(log_id(2, 30)))).unwrap();
         w.close().unwrap();
 
-        let mut store = SeawallLogStore::open(dir.path()).unwrap();
+        let mut store = SeawallLogStore::open(dir).unwrap();
         let m = read_model(&mut store).await;
         assert_eq!((m.purged, m.log.len()), (Some(log_id(2, 30)), 0));
         store.blocking_append(entries(2, 31, 2)).await.unwrap();
@@ -208,16 +217,14 @@ fn interrupted_purge_past_the_end_is_finished_on_open() {
 /// are a hole: open refuses the log rather than report a shorter one.
 #[test]
 fn log_starting_after_its_purge_point_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let mut store = SeawallLogStore::open(dir.path()).unwrap();
+    run(async |dir| {
+        let mut store = SeawallLogStore::open(dir).unwrap();
         store.blocking_append(entries(1, 0, 10)).await.unwrap();
         store.purge(log_id(1, 2)).await.unwrap();
         drop(store);
-        let w = wal(dir.path());
+        let w = wal(dir);
         w.truncate_before(lsn_of(5)).unwrap();
         w.close().unwrap();
-        assert!(SeawallLogStore::open(dir.path()).is_err(), "a log missing entries 3 and 4 was opened");
+        assert!(SeawallLogStore::open(dir).is_err(), "a log missing entries 3 and 4 was opened");
     });
 }

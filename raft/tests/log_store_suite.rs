@@ -1,13 +1,18 @@
 //! openraft's storage conformance suite on the seawall log store, with the
 //! key-value state machine: `Suite::test_all` itself, which prints how many
 //! of its cases passed, and every case as its own `#[test]`, so a failure
-//! names its case.
+//! names its case. Each runs under a watchdog.
 //!
 //! `get_initial_state_membership_from_log_and_sm` appends entries at and
 //! after the purge point out of order (index 1 after a purge up to 2, then
 //! index 3); the cases that start a log at index 1 or 2 skip indexes. How
 //! the store takes both without a hole is in `log_store.rs` ("Skipped
 //! indexes"); `tests/log_store_gaps.rs` checks it beyond what the suite asks.
+
+// openraft's `StorageError`, which its suite returns, is over 200 bytes.
+#![allow(clippy::result_large_err)]
+
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,6 +21,7 @@ use openraft::testing::{StoreBuilder, Suite};
 use seawall_raft::log_store::SeawallLogStore;
 use seawall_raft::state_machine::KvStateMachine;
 use seawall_raft::types::{StorageError, TypeConfig};
+use support::within;
 use tempfile::TempDir;
 
 /// Counts the suite's cases: a case builds one store (two for
@@ -65,7 +71,7 @@ const CASES: usize = 35;
 fn openraft_suite_test_all() {
     let builder = Builder::default();
     let cases = builder.cases.clone();
-    if let Err(e) = Suite::test_all(builder) {
+    if let Err(e) = within("Suite::test_all", move || Suite::test_all(builder)) {
         panic!("openraft's storage suite failed after {} cases: {e}", cases.ended.load(Ordering::SeqCst));
     }
     let passed = cases.ended.load(Ordering::SeqCst);
@@ -82,10 +88,11 @@ macro_rules! cases {
         $(
             #[test]
             fn $case() {
-                let rt = tokio::runtime::Runtime::new().unwrap();
-                let res = rt.block_on(async {
-                    let (_guard, log, sm) = Builder::default().build().await?;
-                    S::$case(log, sm).await
+                let res = within(stringify!($case), || {
+                    tokio::runtime::Runtime::new().unwrap().block_on(async {
+                        let (_guard, log, sm) = Builder::default().build().await?;
+                        S::$case(log, sm).await
+                    })
                 });
                 if let Err(e) = res {
                     panic!("openraft suite case {} failed: {e}", stringify!($case));
@@ -139,8 +146,10 @@ cases!(
 
 #[test]
 fn transfer_snapshot() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    if let Err(e) = rt.block_on(S::transfer_snapshot(&Builder::default())) {
+    let res = within("transfer_snapshot", || {
+        tokio::runtime::Runtime::new().unwrap().block_on(S::transfer_snapshot(&Builder::default()))
+    });
+    if let Err(e) = res {
         panic!("openraft suite case transfer_snapshot failed: {e}");
     }
 }

@@ -7,7 +7,8 @@
 pub mod cluster;
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, SystemTime};
 
 use openraft::storage::RaftLogStorage;
 use openraft::{CommittedLeaderId, EntryPayload, RaftLogReader};
@@ -25,6 +26,29 @@ pub fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// How long one store test may take before it is declared hung: generous,
+/// for a loaded two-core machine; it never decides a result, it only ends a
+/// hang (a callback seawall never delivers, a read that never returns).
+pub const WATCHDOG: Duration = Duration::from_secs(300);
+
+/// Runs `f` on its own thread and returns what it returns; panics with
+/// `what` if it has not finished within [`WATCHDOG`] (the thread is left
+/// behind), and passes on its panic if it panics.
+pub fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(WATCHDOG) {
+        Ok(v) => v,
+        Err(RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the worker sends before it ends"),
+        },
+        Err(RecvTimeoutError::Timeout) => panic!("{what} did not finish within {WATCHDOG:?}"),
+    }
 }
 
 /// The seed of a run's choices: `SEAWALL_SEED` (hex) replays a run; by

@@ -45,9 +45,11 @@ pub(crate) fn judge(bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) ->
         let sealed = stop == Stop::Sealed;
         let mut ev = Evidence::default();
         let mut repair = None;
+        // Past its limit a segment's bytes were superseded: no repair there.
+        let beyond_limit = limit.is_some_and(|l| walker.lsn >= l);
         if !sealed {
             ev = probe(bytes, &walker);
-            if ev.cut_at.is_none() {
+            if ev.cut_at.is_none() && !beyond_limit {
                 repair = ev
                     .parity_at
                     .iter()
@@ -112,11 +114,14 @@ fn try_rebuild(bytes: &[u8], walker: &Walker, at: usize) -> Option<Rebuilt> {
     if syndrome.iter().all(|&b| b == 0) {
         return None;
     }
-    let stop = walker.end as u64;
-    let header_ok = decode_record(bytes, walker.end, walker.salt()).is_ok()
-        || crate::record::header_valid(bytes, walker.end, walker.salt());
+    // The damage lies in the record the walk failed on (which may sit inside
+    // a batch, after `walker.end`).
+    let stop = walker.failed_at.max(walker.end) as u64;
+    let failed = stop as usize;
+    let header_ok = decode_record(bytes, failed, walker.salt()).is_ok()
+        || crate::record::header_valid(bytes, failed, walker.salt());
     let extent = if header_ok {
-        let len_at = walker.end + crate::format::REC_LEN_OFF;
+        let len_at = failed + crate::format::REC_LEN_OFF;
         let len = bytes.get(len_at..len_at + 4).map_or(0, |b| u32::from_le_bytes(b.try_into().expect("4 bytes")));
         crate::format::record_size(u64::from(len))
     } else {

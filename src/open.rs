@@ -357,10 +357,10 @@ fn recover(
             // Adopt nothing on faith: what no later record proves durable
             // (and a tail missing its snapshot) is written again, to a new
             // segment, before the log goes on.
-            let (start, action) = rebase(factory, &mut set, tail, handle, first_lsn, &meta.metas)?;
+            let (start, action, kept_old) = rebase(factory, &mut set, tail, handle, first_lsn, &meta.metas)?;
             drop(set);
             report.actions.push(action);
-            report.segments += 1;
+            report.segments += usize::from(kept_old);
             start
         }
         (Some(tail), Some(handle)) => {
@@ -413,7 +413,7 @@ fn rebase(
     handle: &Arc<SegmentFile>,
     first_lsn: u64,
     metas: &std::collections::BTreeMap<bytes::Bytes, bytes::Bytes>,
-) -> Result<(Start, RecoveryAction)> {
+) -> Result<(Start, RecoveryAction, bool)> {
     let SpanIndex::Walked(offsets) = &tail.index else { unreachable!("the tail is always walked") };
     let keep = offsets.partition_point(|&o| u64::from(o) < tail.claim);
     let a = tail.header.first_lsn + keep as u64;
@@ -460,7 +460,8 @@ fn rebase(
     write_all_at(file.as_ref(), &close, at).map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
     body.extend(close);
-    if keep == 0 || a <= first_lsn {
+    let remove_old = keep == 0 || a <= first_lsn;
+    if remove_old {
         // Every record of the old tail has its copy now, or lies before the
         // purge point: it goes.
         factory.fs.remove(&tail.path).map_err(|e| Error::io("remove", &tail.path, e))?;
@@ -492,7 +493,7 @@ fn rebase(
         metas: metas.clone(),
         sealed: false,
     };
-    Ok((start_state, action))
+    Ok((start_state, action, !remove_old))
 }
 
 /// The file a copy goes to: the successor segment file if it exists, else a

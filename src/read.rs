@@ -171,6 +171,10 @@ fn record_len(file: &SegmentFile, off: u64, next: Option<u64>) -> Result<usize> 
     if let Some(n) = next.filter(|&n| n > off) {
         return Ok((n - off) as usize);
     }
+    let size = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
+    if off + RECORD_HEADER_LEN as u64 > size {
+        return Ok(size.saturating_sub(off) as usize);
+    }
     let head = file.read(off, RECORD_HEADER_LEN)?;
     let len = u32::from_le_bytes(head[REC_LEN_OFF..REC_LEN_OFF + 4].try_into().expect("4 bytes")) as u64;
     Ok((RECORD_HEADER_LEN as u64 + len).min(file.capacity.saturating_sub(off)) as usize)
@@ -178,7 +182,8 @@ fn record_len(file: &SegmentFile, off: u64, next: Option<u64>) -> Result<usize> 
 
 /// Reads and validates record `lsn` at `off` of `file`.
 pub(crate) fn read_one(file: &SegmentFile, salt: u64, off: u64, next: Option<u64>, lsn: u64) -> Result<Record> {
-    let len = record_len(file, off, next)?;
+    let size = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
+    let len = record_len(file, off, next)?.min(size.saturating_sub(off) as usize);
     let block = Bytes::from(file.read(off, len)?);
     decode_at(&block, 0, file, salt, off, lsn).map(|(r, _)| r)
 }
@@ -225,6 +230,8 @@ pub struct Iter {
     pos: Option<u64>,
     prev_crc: Option<u32>,
     live: Option<(Arc<Inner>, usize)>,
+    /// The LSN at which the spans were last taken anew (once per record).
+    refreshed: Option<u64>,
     failed: bool,
 }
 
@@ -241,6 +248,7 @@ impl Iter {
             pos: None,
             prev_crc: None,
             live,
+            refreshed: None,
             failed: false,
         }
     }
@@ -253,7 +261,9 @@ impl Iter {
             return Ok((off - at) as usize);
         }
         let len = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
-        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off)).max(need as u64);
+        // A damaged length field may reach past the file: read what there
+        // is, and let the record's checksum fail.
+        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off));
         self.block = Bytes::from(file.read(off, want as usize)?);
         self.block_at = (file.id, off);
         Ok(0)
@@ -264,13 +274,53 @@ impl Iter {
     /// bytes that are not a record of this segment.
     fn record_at(&mut self, span: &ReadSpan, off: u64) -> Result<Option<(crate::record::RawRecord, usize)>> {
         let at = self.ensure(&span.file, off, RECORD_HEADER_LEN)?;
+        if self.block.len() < at + RECORD_HEADER_LEN {
+            return Ok(None);
+        }
         let len = u32::from_le_bytes(self.block[at + REC_LEN_OFF..at + REC_LEN_OFF + 4].try_into().expect("4 bytes"));
         let size = crate::format::record_size(u64::from(len)).min(span.file.capacity.saturating_sub(off)) as usize;
         let at = self.ensure(&span.file, off, size.max(RECORD_HEADER_LEN))?;
         Ok(decode_slice(&self.block[at..], off as usize, span.salt).ok().map(|r| (r, at)))
     }
 
+    /// The next record; for a live iterator whose spans went stale (a
+    /// truncation rewrote or removed a segment it had planned to read),
+    /// once more from spans taken anew.
     fn next_record(&mut self) -> Result<Option<Record>> {
+        match self.next_from_spans() {
+            Err(e) if self.live.is_some() && self.refreshed != Some(self.next) => {
+                self.refreshed = Some(self.next);
+                if !self.respan()? {
+                    return Err(e);
+                }
+                self.next_from_spans()
+            }
+            res => res,
+        }
+    }
+
+    /// Replaces the spans of a live iterator with the log's current ones
+    /// from the next LSN on. Returns whether the log still holds that record
+    /// as it did (else the caller's error stands, or a truncation removed it).
+    fn respan(&mut self) -> Result<bool> {
+        let Some((inner, since)) = self.live.clone() else { return Ok(false) };
+        let st = inner.gc.lock_state();
+        st.check_not_cut(self.next, since)?;
+        if self.next < st.first_lsn {
+            return Err(Error::Truncated { lsn: Lsn::new(self.next) });
+        }
+        let to = self.end.min(st.last_lsn());
+        if self.next > to {
+            return Ok(false);
+        }
+        self.spans = live_spans(&inner, st, self.next, to, since)?.into();
+        self.pos = None;
+        self.block = Bytes::new();
+        self.block_at = (SegmentId::new(0), 0);
+        Ok(true)
+    }
+
+    fn next_from_spans(&mut self) -> Result<Option<Record>> {
         if self.next > self.end {
             return Ok(None);
         }
@@ -279,7 +329,7 @@ impl Iter {
             self.spans.pop_front();
             self.pos = None;
         }
-        let Some(span) = self.spans.front().cloned() else {
+        let Some(span) = self.spans.front().filter(|s| s.seg_first <= lsn).cloned() else {
             return Err(Error::Truncated { lsn: Lsn::new(lsn) });
         };
         let fail = |off, reason| Error::Corruption { segment: span.file.id, offset: off, lsn: Lsn::new(lsn), reason };
@@ -351,6 +401,35 @@ impl Iterator for Iter {
     }
 }
 
+/// The spans of an open log holding LSNs `from..=to` (which the caller
+/// checked against the log's bounds under `st`), once they are written. The
+/// segment set is read before the state lock is let go: no rotation or
+/// truncation can come between the two, so the spans are one consistent
+/// view.
+fn live_spans<'a>(
+    inner: &'a Inner,
+    mut st: std::sync::MutexGuard<'a, crate::state::State>,
+    from: u64,
+    to: u64,
+    since: usize,
+) -> Result<Vec<ReadSpan>> {
+    if to > st.written_lsn {
+        st = inner.gc.wait(st, crate::state::Target::written(to, since))?;
+    }
+    let seg = st.buffer.seg.clone_upto(to);
+    let segs = crate::lock(&inner.segments);
+    drop(st);
+    let mut spans = segs.spans(from, to);
+    if let Some((seg_first, offsets)) = seg.filter(|(first, _)| to >= *first) {
+        let e = segs.entries().iter().rev().find(|e| e.first_lsn == seg_first && e.last_lsn.is_none());
+        if let Some(e) = e {
+            let file = e.handle().expect("written");
+            spans.push(ReadSpan { file, salt: e.salt, seg_first, last: to, offsets: Offsets::Known(offsets) });
+        }
+    }
+    Ok(spans)
+}
+
 impl crate::wal::Wal {
     /// Reads record `lsn` in O(1) through the offset index, validating its
     /// checksums. Never syncs: a record appended but not yet written is
@@ -415,27 +494,13 @@ impl crate::wal::Wal {
     /// ```
     pub fn range(&self, range: impl RangeBounds<Lsn>) -> Result<Iter> {
         let inner = &self.inner;
-        let mut st = inner.gc.lock_state();
+        let st = inner.gc.lock_state();
         let (from, to) = resolve(range, st.first_lsn, st.last_lsn())?;
         let since = st.cuts.len();
         if from > to {
             return Ok(Iter::new(Vec::new(), from, to, None));
         }
-        if to > st.written_lsn {
-            st = inner.gc.wait(st, crate::state::Target::written(to, since))?;
-        }
-        let seg = st.buffer.seg.clone_upto(to);
-        drop(st);
-        let segs = crate::lock(&inner.segments);
-        let mut spans = segs.spans(from, to);
-        if let Some((seg_first, offsets)) = seg.filter(|(first, _)| to >= *first) {
-            let e = segs.entries().iter().rev().find(|e| e.first_lsn == seg_first && e.last_lsn.is_none());
-            if let Some(e) = e {
-                let file = e.handle().expect("written");
-                spans.push(ReadSpan { file, salt: e.salt, seg_first, last: to, offsets: Offsets::Known(offsets) });
-            }
-        }
-        drop(segs);
+        let spans = live_spans(inner, st, from, to, since)?;
         Ok(Iter::new(spans, from, to, Some((inner.clone(), since))))
     }
 

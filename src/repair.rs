@@ -345,6 +345,20 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
         };
         actions.push(RecoveryAction::RemovedSegment { segment: seg.id, reason });
     }
+    // Files moved aside whole need no repair or clearing of their own.
+    let moved: Vec<SegmentId> = actions
+        .iter()
+        .filter_map(|a| match a {
+            RecoveryAction::QuarantinedSegment { segment, .. } => Some(*segment),
+            _ => None,
+        })
+        .collect();
+    actions.retain(|a| match a {
+        RecoveryAction::RepairedPage { segment, .. } | RecoveryAction::ClearedTail { segment, .. } => {
+            !moved.contains(segment)
+        }
+        _ => true,
+    });
     // Repairs first (they only rewrite bytes that validate again), then
     // quarantine copies, then removals newest first (so a crash midway never
     // leaves a gap), then clearing.

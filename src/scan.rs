@@ -60,6 +60,9 @@ pub(crate) struct Walker {
     pub crc: u32,
     /// Offset just past the last accepted unit (a unit boundary).
     pub end: usize,
+    /// Offset of the record the last stop failed on (at or after `end`: it
+    /// may lie inside a batch that was not accepted).
+    pub failed_at: usize,
     /// Largest synced offset any accepted record claims.
     pub claim: u32,
     pub meta: MetaState,
@@ -91,6 +94,7 @@ impl Walker {
             lsn: first_lsn - 1,
             crc: prev_crc,
             end: SEGMENT_HEADER_LEN,
+            failed_at: SEGMENT_HEADER_LEN,
             claim: 0,
             meta: MetaState::default(),
             sealed_at: None,
@@ -137,6 +141,7 @@ impl Walker {
         let (mut lsn, mut crc, mut kind) = (self.lsn, self.crc, None::<RecordKind>);
         let mut pending: Vec<u32> = Vec::new();
         loop {
+            self.failed_at = off;
             let r = match decode_record(bytes, off, self.salt) {
                 Err(e) => return Stop::Bad(raw_reason(e)),
                 Ok(r) => r,

@@ -121,8 +121,10 @@ impl Explorer<'_> {
                         describe(&img)
                     )
                 };
-                let recovered = check_crash_state(&self.dirs.state, &img, e, &self.opts)
-                    .map_err(|err| format!("{}: {err}", at()))?;
+                let recovered = check_crash_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| {
+                    keep_state(&img);
+                    format!("{}: {err}", at())
+                })?;
                 if nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0 {
                     self.follow_up(&img, e, &recovered).map_err(|err| format!("{}: after recovery: {err}", at()))?;
                 }
@@ -189,6 +191,17 @@ fn short_op(op: &common::recording_fs::Op) -> String {
     match op {
         Op::Write { ino, off, data } => format!("write ino {ino} at {off}, {} bytes", data.len()),
         other => format!("{other:?}"),
+    }
+}
+
+/// With `SEAWALL_KEEP_STATE=DIR`, a failing crash state is written to `DIR`
+/// (as it was before recovery), to look at with `seawall inspect` and `dump`.
+fn keep_state(image: &Image) {
+    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
+        let dir = std::path::Path::new(&dir);
+        let _ = std::fs::remove_dir_all(dir);
+        materialize(image, dir);
+        eprintln!("the failing crash state is in {}", dir.display());
     }
 }
 

@@ -285,6 +285,58 @@ fn iterator_never_yields_records_cut_by_truncate_after_across_segments() {
     iterator_across_truncate_after(1500, 100, 120);
 }
 
+/// Regression: in a reopened log a sealed segment's offsets are read from
+/// its index on disk. `truncate_after` inside that segment clears the index
+/// with the rest of the dead bytes, and an iterator planned before the cut
+/// (started or not) looked its next record up in the cleared index and
+/// failed with a checksum error at offset 0 for a record still in the log.
+/// Live iterators now take their spans anew when a read fails.
+#[test]
+fn iterator_planned_before_truncate_after_inside_a_sealed_segment_reads_on() {
+    for started in [0, 3] {
+        let tmp = scratch_dir("seawall-iter-");
+        filled(tmp.path(), 1500).close().unwrap();
+        let (wal, _) = Wal::open(tmp.path(), opts(true)).unwrap();
+        let (second, third) = (first_in_segment(&wal, 2), first_in_segment(&wal, 3));
+        let cut = (second + third) / 2;
+        // Starts inside the first segment, or at the second's first record
+        // (then its first read is an index lookup).
+        let from = if started == 0 { second } else { 1 };
+        let mut it = wal.iter_from(Lsn::new(from)).unwrap();
+        for _ in 0..started {
+            it.next().unwrap().unwrap();
+        }
+        wal.truncate_after(Lsn::new(cut)).unwrap();
+        for lsn in cut + 1..=cut + 50 {
+            wal.append(&damage::payload(lsn, 8)).unwrap();
+        }
+        let current = |l: u64| match l {
+            l if l <= cut => Some(damage::payload(l, 7)),
+            l if l <= cut + 50 => Some(damage::payload(l, 8)),
+            _ => None,
+        };
+        let mut reached = from + started;
+        let checked = drain_live(wal.iter_from(Lsn::new(from + started)).unwrap(), from + started, cut + 50, current);
+        checked.unwrap();
+        // The iterator planned before the cut: every record up to the cut,
+        // then (at the latest) `Error::Truncated`.
+        for item in it.by_ref() {
+            match item {
+                Ok(rec) => {
+                    assert_eq!(rec.lsn().get(), reached, "started {started}");
+                    assert_eq!(Some(rec.payload().to_vec()), current(reached), "started {started}: LSN {reached}");
+                    reached += 1;
+                }
+                Err(e) => {
+                    assert!(v2::truncated(&e).is_some(), "started {started}: LSN {reached}: {e:?}");
+                    break;
+                }
+            }
+        }
+        assert!(reached > cut, "started {started}: the iterator stopped at {reached}, before the cut at {cut}");
+    }
+}
+
 /// Records handed out before `truncate_before` removed their segment, and
 /// before `truncate_after` cut them and new records took their place, keep
 /// their payloads byte for byte.

@@ -516,3 +516,18 @@ fn help_documents_the_exit_codes_and_usage_errors_exit_5() {
     let out = seawall().arg("inspect").output().unwrap();
     assert_eq!(code(&out), BAD_ARGS);
 }
+
+/// Every action `repair` takes prints as a sentence, the copy of records no
+/// later record proved durable among them (it printed as a debug dump).
+#[test]
+fn repair_of_a_crashed_writer_names_the_unclaimed_copy_in_words() {
+    let _turn = cli::one_at_a_time();
+    let (_tmp, dir) = durable_log(5);
+    damage::crash_before_close(&dir);
+    let out = run(&["repair"], &dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let copy = text.lines().find(|l| l.contains("did copy")).unwrap_or_else(|| panic!("no copy in {text}"));
+    assert!(copy.contains("LSN 5..=5 into 0000000000000002.wal: no later record proved them durable"), "{text}");
+    assert!(!text.contains('{') && !text.contains("SegmentId("), "{text}");
+}

@@ -204,7 +204,7 @@ pub fn state_name(s: SegmentState) -> String {
         SegmentState::Superseded => "superseded".into(),
         SegmentState::Corrupt(r) => format!("corrupt ({r})"),
         SegmentState::AfterCorruption => "after-corruption".into(),
-        _ => format!("{s:?}").to_lowercase(),
+        _ => s.to_string(),
     }
 }
 

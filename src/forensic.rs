@@ -133,6 +133,16 @@ pub struct PastDamage {
 
 impl PastDamage {
     /// How many files remain to be read.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// wal.append_durable(b"r")?;
+    /// wal.close()?;
+    /// // A clean log has nothing past damage to read.
+    /// assert_eq!(seawall::Reader::verify(dir.path())?.past_damage().files(), 0);
+    /// # Ok::<(), seawall::Error>(())
+    /// ```
     pub fn files(&self) -> usize {
         self.jobs.len()
     }

@@ -8,8 +8,8 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{ours, payload, payload_id, peer, raw, Metric, Report, Sample, Scale};
-use seawall::Reader;
+use common::{lookup, ops, ours, payload, payload_id, peer, raw, reopen, Metric, Report, Sample, Scale};
+use seawall::{Lsn, Reader, Wal};
 
 #[global_allocator]
 static ALLOC: common::alloc::Counting = common::alloc::Counting;
@@ -151,7 +151,7 @@ fn report_computes_percentiles_ratios_and_targets() {
     report.target("fast / base", report.ratio("fast", "base", Metric::Ops), 2.0, false, "x");
     report.target("absent", None, 1.0, false, "x");
     assert_eq!(report.targets.len(), 1);
-    assert!(report.targets[0].met());
+    assert_eq!(report.targets[0].met(), Some(true));
     assert!(report.table().contains("| fast | 300 |"));
     assert!(report.targets_table().contains("| fast / base | >= 2.00x | 3.00x | yes |"));
     let runs = vec![base_with(5), base_with(1), base_with(3)];
@@ -160,4 +160,171 @@ fn report_computes_percentiles_ratios_and_targets() {
 
 fn base_with(ops: u64) -> Sample {
     Sample { ops, elapsed: Duration::from_secs(1), ..Sample::default() }
+}
+
+#[test]
+fn latency_metrics_informational_rows_and_spread_across_rounds() {
+    let lat = |us: &[u64]| vec![us.iter().map(|&u| Duration::from_micros(u)).collect::<Vec<_>>()];
+    let round = |slow: u64| {
+        let mut r = Report::default();
+        r.add("base", Sample::default().with_latencies(lat(&[10, 10, 20])), Metric::P50, &[]);
+        r.add("slow", Sample::default().with_latencies(lat(&[slow, slow, 90])), Metric::P50, &["base"]);
+        r.target("slow / base p50", r.ratio("slow", "base", Metric::P50), 3.0, true, "x");
+        r.info("slow / base p99", r.ratio("slow", "base", Metric::P99), "x");
+        r
+    };
+    let r = round(20);
+    assert_eq!(r.rows[1].ratios, vec![("base".to_string(), 2.0)], "a latency ratio is a cost");
+    assert_eq!(r.ratio("slow", "base", Metric::P99), Some(4.5));
+    assert_eq!(r.targets[1].met(), None);
+    assert!(r.targets_table().contains("| slow / base p99 | - | 4.50x | - |"));
+    // No latencies, no latency ratio (rather than NaN).
+    let mut empty = Report::default();
+    empty.add("a", base_with(1), Metric::P50, &[]);
+    empty.add("b", base_with(1), Metric::P50, &["a"]);
+    assert!(empty.rows[1].ratios.is_empty() && empty.ratio("b", "a", Metric::P50).is_none());
+    let rounds = [round(20), round(40), round(50)];
+    let spreads = common::report::spreads(&rounds);
+    assert_eq!(spreads.len(), 2);
+    assert_eq!(spreads[0].values, vec![2.0, 4.0, 5.0]);
+    assert_eq!((spreads[0].median(), spreads[0].met, spreads[1].met), (4.0, Some(1), None));
+    let table = common::report::spread_table(&rounds);
+    assert!(table.contains("| slow / base p50 | <= 3.00x | 4.00x | 2.00–5.00x | 1 of 3 |"), "{table}");
+}
+
+#[test]
+fn buffered_128b_workload_crosses_rotations_and_times_batches() {
+    // Segments large enough for two full batches in 4.5 segments' worth.
+    let segment = 4 << 20;
+    let n = ours::records_for_segments(segment, 128, 4.5).max(2 * common::BATCH + 5);
+    let d = common::scratch("smoke-rotations");
+    let s = ours::buffered(d.path(), ours::options(segment), 1, 128, n);
+    assert_eq!(s.ops, n as u64);
+    let segments = Reader::open(d.path()).unwrap().inspection().segments.iter().filter(|s| s.records > 0).count();
+    assert!(segments >= 5, "{n} records of 128 B fill {segments} segments: four rotations or more");
+    assert_eq!(s.batches.len(), 2, "one time per full batch");
+    let spread = Sample { batches: [3, 1, 2, 9].map(Duration::from_millis).to_vec(), ..Sample::default() };
+    assert_eq!(spread.batch_spread(), Some(4.5), "slowest over the median (the lower middle one)");
+    assert_eq!(Sample::default().batch_spread(), None);
+}
+
+#[test]
+fn open_workload_builds_whole_segments_and_reopens_them_unchanged() {
+    let scale = Scale::smoke();
+    let opts = ours::options(scale.segment_size);
+    let record = reopen::record_size(scale.segment_size);
+    assert_eq!(record, (scale.segment_size / 16) as usize);
+    let cap = reopen::capacity(&opts, record);
+    assert!(cap.0 >= 8 && cap.1 >= 8 && cap.0 <= 16 && cap.1 <= 16, "{cap:?} records of {record} B per segment");
+    let sizes = scale.open_segments();
+    assert_eq!(sizes, vec![1, 3, 5]);
+    let logs: Vec<_> = sizes.iter().map(|&n| reopen::build(&opts, n, record, cap)).collect();
+    for (log, &n) in logs.iter().zip(&sizes) {
+        assert_eq!(log.segments, n);
+        let expect = if n == 1 { cap.0 - 1 } else { cap.0 + (n as u64 - 1) * cap.1 - 1 };
+        assert_eq!(log.records, expect);
+        assert_eq!(log.bytes(), ours::used_bytes(log.dir.path()).iter().map(|f| f.1).sum::<u64>());
+    }
+    let refs: Vec<_> = logs.iter().collect();
+    let samples = reopen::open_times(&refs, &opts, 3);
+    for (log, s) in logs.iter().zip(&samples) {
+        assert_eq!((s.ops, s.latencies.len(), s.bytes), (3, 3, 3 * log.bytes()));
+        // Opening and closing changed nothing: the same records, segments, tail.
+        let insp = Reader::open(log.dir.path()).unwrap().inspection().clone();
+        assert!(insp.is_clean());
+        assert_eq!((insp.records(), ours::used_bytes(log.dir.path()).len()), (log.records, log.segments));
+        let ids: Vec<usize> = identities(log.dir.path()).into_iter().map(|id| id.1).collect();
+        assert_eq!(ids, (0..log.records as usize).collect::<Vec<_>>());
+    }
+    let big = &logs[2];
+    let v = reopen::verify(big);
+    assert_eq!((v.ops, v.bytes), (big.records, big.bytes()));
+    assert_eq!(raw::sequential_read(&big.files).bytes, v.bytes);
+}
+
+#[test]
+fn random_reads_return_each_records_own_bytes() {
+    let scale = Scale::smoke();
+    let d = common::scratch("smoke-random");
+    // In two parts, as the replay suite fills the log it leaves for random reads.
+    ours::fill(d.path(), ours::options(scale.segment_size), scale.read_bytes / 4);
+    ours::fill(d.path(), ours::options(scale.segment_size), scale.read_bytes * 3 / 4);
+    let (wal, _) = Wal::open(d.path(), ours::options(scale.segment_size)).unwrap();
+    let n = scale.read_bytes / ours::BULK_RECORD as u64;
+    assert_eq!((wal.first_lsn(), wal.last_lsn()), (Lsn::new(1), Lsn::new(n)));
+    let lsns = lookup::random_lsns(wal.first_lsn(), wal.last_lsn(), scale.random_reads, 12);
+    assert_eq!(lsns, lookup::random_lsns(wal.first_lsn(), wal.last_lsn(), scale.random_reads, 12), "seeded");
+    assert!(lsns.iter().all(|l| (1..=n).contains(&l.get())));
+    let distinct: HashSet<_> = lsns.iter().collect();
+    assert!(distinct.len() > scale.random_reads / 2, "spread over the log");
+    let spots = lookup::locate(&wal, &lsns);
+    let segments: HashSet<_> = spots.iter().map(|s| s.segment).collect();
+    assert!(segments.len() > 1, "the reads reach several segments");
+    let files = lookup::Files::open(d.path(), &spots);
+    // The bytes a pread fetches are the record's: its payload after the header.
+    for s in &spots[..20] {
+        let mut buf = vec![0u8; s.len];
+        let f = std::fs::File::open(d.path().join(s.segment.file_name())).unwrap();
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, s.offset).unwrap();
+        let h = seawall::format::RECORD_HEADER_LEN;
+        assert_eq!(&buf[h..h + ours::BULK_RECORD], &payload(0, s.lsn.get() as usize - 1, ours::BULK_RECORD)[..]);
+        assert_eq!(wal.read(s.lsn).unwrap().payload().as_ref(), &buf[h..h + ours::BULK_RECORD]);
+    }
+    let r = lookup::seawall_reads(&wal, &spots);
+    let p = lookup::pread_reads(&files, &spots);
+    assert_eq!((r.ops, r.latencies.len()), (spots.len() as u64, spots.len()));
+    assert_eq!((r.ops, r.bytes), (p.ops, p.bytes));
+    let starts = lookup::random_lsns(wal.first_lsn(), wal.last_lsn() - (lookup::RANGE - 1), scale.ranges, 64);
+    let ranges: Vec<_> = starts.iter().map(|&l| lookup::locate_range(&wal, l)).collect();
+    for (r, &l) in ranges.iter().zip(&starts) {
+        let lsns: Vec<u64> = r.iter().map(|s| s.lsn.get()).collect();
+        assert_eq!(lsns, (l.get()..l.get() + lookup::RANGE).collect::<Vec<_>>());
+    }
+    let files = lookup::Files::open(d.path(), ranges.iter().flatten());
+    let r = lookup::seawall_ranges(&wal, &ranges);
+    let p = lookup::pread_ranges(&files, &ranges);
+    assert_eq!((r.ops, r.bytes), (scale.ranges as u64, p.bytes));
+    wal.close().unwrap();
+}
+
+#[test]
+#[should_panic(expected = "holds its own payload")]
+fn random_reads_notice_a_wrong_record() {
+    let d = common::scratch("smoke-random-wrong");
+    ours::fill(d.path(), ours::options(256 << 10), 64 << 10);
+    let (wal, _) = Wal::open(d.path(), ours::options(256 << 10)).unwrap();
+    let mut spots = lookup::locate(&wal, &[Lsn::new(3)]);
+    spots[0].lsn = Lsn::new(4); // the bytes of record 3, claimed to be record 4's
+    lookup::pread_reads(&lookup::Files::open(d.path(), &spots), &spots);
+}
+
+#[test]
+fn ops_workloads_leave_the_log_as_expected() {
+    let d = common::scratch("smoke-ops");
+    let opts = ours::options(Scale::smoke().segment_size);
+    let (wal, _) = Wal::open(d.path(), opts.clone()).unwrap();
+    let iters = 5;
+    let (meta, append) = ops::set_meta_vs_append(&wal, iters);
+    assert_eq!((meta.ops, append.ops, meta.latencies.len()), (5, 5, 5));
+    assert_eq!(wal.meta(ops::META_KEY).unwrap().as_ref(), &ops::meta_value(iters - 1)[..]);
+    assert_eq!(wal.last_lsn(), Lsn::new(5), "one record per append_durable, none per set_meta");
+    let rec = wal.read(Lsn::new(5)).unwrap();
+    assert_eq!(rec.payload().as_ref(), &[ops::META_KEY, &ops::meta_value(4)].concat()[..], "the same bytes");
+    let (cb, append) = ops::on_durable_vs_append(&wal, iters);
+    assert_eq!((cb.ops, append.ops), (5, 5));
+    assert_eq!((wal.last_lsn(), wal.durable_lsn()), (Lsn::new(15), Lsn::new(15)));
+    ops::append_synced(&wal, 50);
+    let (after, before) = ops::truncate_after_vs_before(&wal, iters, 10);
+    assert_eq!((after.latencies.len(), before.latencies.len()), (5, 5));
+    // Each round cuts 10 at the end and drops 10 at the front, and appends 10 twice.
+    assert_eq!((wal.first_lsn(), wal.last_lsn()), (Lsn::new(1 + 5 * 10), Lsn::new(65 + 5 * 10)));
+    let last = wal.last_lsn();
+    let (reset, before) = ops::reset_vs_truncate_before(&wal, iters, 10);
+    assert_eq!((reset.ops, before.ops), (5, 5));
+    let first = ops::first_after_resets(last, iters, 10);
+    assert_eq!((wal.first_lsn(), wal.last_lsn()), (first, first - 1));
+    wal.close().unwrap();
+    let reader = Reader::open(d.path()).unwrap();
+    assert_eq!((reader.first_lsn(), reader.last_lsn()), (first, first - 1), "durably");
+    assert_eq!(reader.meta(ops::META_KEY).unwrap().as_ref(), &ops::meta_value(iters - 1)[..], "metadata is kept");
 }

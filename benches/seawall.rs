@@ -18,47 +18,22 @@
 //! `SEAWALL_BENCH_OPEN_GIB` (largest log reopened, default 8),
 //! `SEAWALL_BENCH_SEGMENT_MIB`, `SEAWALL_BENCH_DIR` (where logs are written),
 //! `SEAWALL_BENCH_WRITERS` and `SEAWALL_BENCH_SIZES` (durable configurations,
-//! e.g. `1,8,64` and `128`), `SEAWALL_BENCH_CRITERION=0` (skip criterion).
+//! e.g. `1,8,64` and `128`), `SEAWALL_BENCH_CRITERION=0` (skip criterion),
+//! `SEAWALL_BENCH_CRITERION_SECS` (measured time per criterion function,
+//! default 1). The criterion groups use the suites' sizes; the ratio lines
+//! they print are listed again at the end.
 
 mod common;
 mod groups;
 mod suites;
 
 use common::report::spread_table;
-use common::{Report, Scale};
+use common::Scale;
 use criterion::Criterion;
 use suites::Fixtures;
 
 #[global_allocator]
 static ALLOC: common::alloc::Counting = common::alloc::Counting;
-
-/// One round: every suite `wants` selects, into a fresh report.
-fn round(scale: &Scale, fx: &mut Fixtures, wants: &dyn Fn(&str) -> bool) -> Report {
-    let mut report = Report::default();
-    if wants("durable") {
-        suites::write::durable(scale, &mut report);
-    }
-    if wants("buffered") {
-        suites::write::buffered(scale, &mut report);
-    }
-    if wants("bulk") {
-        suites::write::bulk(scale, &mut report);
-    }
-    if wants("read") {
-        suites::read::replay(scale, &mut report, fx);
-    }
-    if wants("random_read") {
-        suites::read::random_read(scale, &mut report, fx);
-    }
-    fx.read_log = None;
-    if wants("open") {
-        suites::open::open(scale, &mut report, fx);
-    }
-    if wants("ops") {
-        suites::ops::ops(scale, &mut report);
-    }
-    report
-}
 
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
@@ -71,7 +46,7 @@ fn main() {
     let mut reports = Vec::new();
     for r in 1..=rounds {
         eprintln!("round {r} of {rounds}");
-        let report = round(&scale, &mut fx, &wants);
+        let report = suites::round(&scale, &mut fx, &wants);
         println!("\n## Results, round {r} of {rounds}\n\n{}", report.table());
         println!("## Targets, round {r} of {rounds}\n\n{}", report.targets_table());
         reports.push(report);
@@ -79,7 +54,11 @@ fn main() {
     println!("## Targets over {rounds} round(s): median and spread\n\n{}", spread_table(&reports));
     if std::env::var("SEAWALL_BENCH_CRITERION").as_deref() != Ok("0") {
         let mut c = Criterion::default().configure_from_args();
-        groups::run(&mut c, &scale, &mut fx, &wants);
+        let lines = groups::run(&mut c, &scale, &mut fx, &wants);
         c.final_summary();
+        println!("\n## Criterion groups: ratios\n");
+        for l in lines {
+            println!("- {l}");
+        }
     }
 }

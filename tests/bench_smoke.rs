@@ -1,11 +1,18 @@
 //! Guards the benchmark harness: every workload `cargo bench` runs (seawall,
 //! the raw baselines and okaywal) runs here at tiny sizes, and what it wrote
-//! and counted is checked. No timing is asserted.
+//! and counted is checked. No timing is asserted. The suites and criterion
+//! groups `cargo bench` runs also run here whole, tiny, so that every target
+//! they report is known to be measured.
 
 #[path = "../benches/common/mod.rs"]
 mod common;
+#[path = "../benches/groups/mod.rs"]
+mod groups;
+#[path = "../benches/suites/mod.rs"]
+mod suites;
 
 use std::collections::HashSet;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use common::{lookup, ops, ours, payload, payload_id, peer, raw, reopen, Metric, Report, Sample, Scale};
@@ -13,6 +20,18 @@ use seawall::{Lsn, Reader, Wal};
 
 #[global_allocator]
 static ALLOC: common::alloc::Counting = common::alloc::Counting;
+
+/// Tests share the process's one heap counter: the test that measures peak
+/// heap runs alone, the others together.
+static HEAP: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    HEAP.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn alone() -> RwLockWriteGuard<'static, ()> {
+    HEAP.write().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Every record of the log in `dir`, as `(writer, index)` identities.
 fn identities(dir: &std::path::Path) -> Vec<(usize, usize)> {
@@ -22,6 +41,7 @@ fn identities(dir: &std::path::Path) -> Vec<(usize, usize)> {
 
 #[test]
 fn payload_identity_round_trips() {
+    let _heap = shared();
     for (w, i, size) in [(0, 0, 8), (63, 12345, 128), (7, 1 << 30, 4096)] {
         let p = payload(w, i, size);
         assert_eq!(p.len(), size);
@@ -31,6 +51,7 @@ fn payload_identity_round_trips() {
 
 #[test]
 fn durable_appends_land_once_each() {
+    let _heap = shared();
     let scale = Scale::smoke();
     for writers in [1, 4, 16, 64] {
         let d = common::scratch("smoke-durable");
@@ -52,6 +73,7 @@ fn durable_appends_land_once_each() {
 
 #[test]
 fn buffered_appends_and_bulk_write_every_record() {
+    let _heap = shared();
     let scale = Scale::smoke();
     for (threads, size) in [(1, 16), (2, 128), (2, 64 << 10)] {
         let d = common::scratch("smoke-buffered");
@@ -71,6 +93,7 @@ fn buffered_appends_and_bulk_write_every_record() {
 
 #[test]
 fn open_iterate_reads_every_record_with_flat_heap() {
+    let _heap = alone();
     let scale = Scale::smoke();
     let d = common::scratch("smoke-read");
     ours::fill(d.path(), ours::options(scale.segment_size), scale.read_bytes);
@@ -102,6 +125,7 @@ fn open_iterate_reads_every_record_with_flat_heap() {
 
 #[test]
 fn raw_baselines_count_what_they_do() {
+    let _heap = shared();
     let d = common::scratch("smoke-raw");
     let s = raw::pwrite_fdatasync(d.path(), 128, 20, 2);
     assert_eq!((s.ops, s.bytes, s.per_fsync, s.latencies.len()), (20, 20 * 128, Some((20, 20)), 20));
@@ -120,6 +144,7 @@ fn raw_baselines_count_what_they_do() {
 
 #[test]
 fn okaywal_workloads_commit_and_read_back() {
+    let _heap = shared();
     let d = common::scratch("smoke-okaywal");
     let s = peer::durable(d.path(), 4, 128, 40, 1);
     assert_eq!((s.ops, s.latencies.len()), (40, 40));
@@ -135,6 +160,7 @@ fn okaywal_workloads_commit_and_read_back() {
 
 #[test]
 fn report_computes_percentiles_ratios_and_targets() {
+    let _heap = shared();
     let lat = |us: &[u64]| us.iter().map(|&u| Duration::from_micros(u)).collect::<Vec<_>>();
     let base = Sample { ops: 100, bytes: 1000, elapsed: Duration::from_secs(1), ..Sample::default() };
     let fast =
@@ -164,6 +190,7 @@ fn base_with(ops: u64) -> Sample {
 
 #[test]
 fn latency_metrics_informational_rows_and_spread_across_rounds() {
+    let _heap = shared();
     let lat = |us: &[u64]| vec![us.iter().map(|&u| Duration::from_micros(u)).collect::<Vec<_>>()];
     let round = |slow: u64| {
         let mut r = Report::default();
@@ -194,6 +221,7 @@ fn latency_metrics_informational_rows_and_spread_across_rounds() {
 
 #[test]
 fn buffered_128b_workload_crosses_rotations_and_times_batches() {
+    let _heap = shared();
     // Segments large enough for two full batches in 4.5 segments' worth.
     let segment = 4 << 20;
     let n = ours::records_for_segments(segment, 128, 4.5).max(2 * common::BATCH + 5);
@@ -210,6 +238,7 @@ fn buffered_128b_workload_crosses_rotations_and_times_batches() {
 
 #[test]
 fn open_workload_builds_whole_segments_and_reopens_them_unchanged() {
+    let _heap = shared();
     let scale = Scale::smoke();
     let opts = ours::options(scale.segment_size);
     let record = reopen::record_size(scale.segment_size);
@@ -244,6 +273,7 @@ fn open_workload_builds_whole_segments_and_reopens_them_unchanged() {
 
 #[test]
 fn random_reads_return_each_records_own_bytes() {
+    let _heap = shared();
     let scale = Scale::smoke();
     let d = common::scratch("smoke-random");
     // In two parts, as the replay suite fills the log it leaves for random reads.
@@ -290,6 +320,7 @@ fn random_reads_return_each_records_own_bytes() {
 #[test]
 #[should_panic(expected = "holds its own payload")]
 fn random_reads_notice_a_wrong_record() {
+    let _heap = shared();
     let d = common::scratch("smoke-random-wrong");
     ours::fill(d.path(), ours::options(256 << 10), 64 << 10);
     let (wal, _) = Wal::open(d.path(), ours::options(256 << 10)).unwrap();
@@ -300,6 +331,7 @@ fn random_reads_notice_a_wrong_record() {
 
 #[test]
 fn ops_workloads_leave_the_log_as_expected() {
+    let _heap = shared();
     let d = common::scratch("smoke-ops");
     let opts = ours::options(Scale::smoke().segment_size);
     let (wal, _) = Wal::open(d.path(), opts.clone()).unwrap();
@@ -327,4 +359,79 @@ fn ops_workloads_leave_the_log_as_expected() {
     let reader = Reader::open(d.path()).unwrap();
     assert_eq!((reader.first_lsn(), reader.last_lsn()), (first, first - 1), "durably");
     assert_eq!(reader.meta(ops::META_KEY).unwrap().as_ref(), &ops::meta_value(iters - 1)[..], "metadata is kept");
+}
+
+#[test]
+fn every_suite_runs_tiny_and_reports_every_target() {
+    let _heap = shared();
+    let mut fx = suites::Fixtures::default();
+    let reports: Vec<Report> = (0..2).map(|_| suites::round(&Scale::smoke(), &mut fx, &|_| true)).collect();
+    assert_eq!(fx.open_logs.len(), 3, "the open suite's logs are built once and kept for later rounds");
+    // One row per issue target, each with a goal, in every round.
+    let goals = [
+        "replay: open + iterate a warm log: seawall / raw sequential read",
+        "open: 5 segments, warm: median open + close",
+        "open: 5 segments / 1 segment: median open + close",
+        "random read: p99 of seawall read(lsn) / p99 of pread",
+        "bulk 1 KiB + one sync: seawall / raw sequential write",
+        "1 writer, durable, 128 B: seawall / okaywal",
+        "8 writers, durable, 128 B: seawall / naive group commit",
+        "64 writers, durable, 128 B: seawall / okaywal",
+        "64 writers, durable, 128 B: p99 / p50 latency",
+        "buffered, 1 thread, 128 B, across 4 rotations: records/s",
+    ];
+    let costs = [
+        "ops: set_meta / append_durable of the same bytes: median latency",
+        "ops: append + on_durable callback / append_durable: median latency",
+        "ops: truncate_after / truncate_before of as many records: median latency",
+        "ops: reset / truncate_before(last LSN): median latency",
+    ];
+    for r in &reports {
+        for what in goals {
+            let t = r.targets.iter().find(|t| t.what == what).unwrap_or_else(|| panic!("no target {what:?}"));
+            assert!(t.goal.is_some() && t.measured.is_finite() && t.measured > 0.0, "{what}: {t:?}");
+        }
+        for what in costs {
+            let t = r.targets.iter().find(|t| t.what == what).unwrap_or_else(|| panic!("no row {what:?}"));
+            assert!(t.goal.is_none() && t.measured.is_finite() && t.measured > 0.0, "{what}: {t:?}");
+        }
+        let table = r.targets_table();
+        assert_eq!(table.lines().count(), 2 + r.targets.len());
+    }
+    let spread = common::report::spread_table(&reports);
+    for what in goals.iter().chain(&costs) {
+        let line = spread.lines().find(|l| l.starts_with(&format!("| {what} |"))).expect("a spread row");
+        let met = line.rsplit('|').nth(1).unwrap().trim();
+        assert!(met == "-" || met.ends_with("of 2"), "{line}");
+    }
+}
+
+#[test]
+fn every_criterion_group_runs_tiny_and_prints_its_ratio() {
+    let _heap = shared();
+    let mut c = criterion::Criterion::default();
+    let lines = groups::run(&mut c, &Scale::smoke(), &mut suites::Fixtures::default(), &|_| true);
+    let expect = [
+        "ratio replay: seawall_open_iterate / raw_sequential_read (rate)",
+        "ratio open: seawall_open_3_segments / seawall_open_1_segment (time)",
+        "open: seawall_open_3_segments: ",
+        "ratio random_read: seawall_read / raw_pread (time)",
+        "ratio random_read: p99 of seawall_read / p99 of raw_pread",
+        "ratio bulk: seawall_bulk_1MiB / raw_sequential_write_1MiB (rate)",
+        "ratio group_commit: seawall_1w / okaywal_1w (rate)",
+        "ratio group_commit: seawall_8w / naive_group_commit_8w (rate)",
+        "ratio group_commit: seawall_64w / okaywal_64w (rate)",
+        "ratio group_commit: seawall_64w p99 / p50",
+        "ratio buffered: seawall_append_128B / raw_buffered_copy_128B (rate)",
+        "buffered: seawall_append_128B: ",
+        "ratio new_ops: set_meta_64B / append_durable_64B (time)",
+        "ratio new_ops: append_on_durable_128B / append_durable_128B (time)",
+        "ratio new_ops: truncate_after_100 / truncate_before_100 (time)",
+        "ratio new_ops: reset / truncate_before_last (time)",
+    ];
+    assert_eq!(lines.len(), expect.len(), "{lines:#?}");
+    for (line, prefix) in lines.iter().zip(expect) {
+        assert!(line.starts_with(prefix), "{line:?} should start with {prefix:?}");
+        assert!(line.contains("goal"), "{line}");
+    }
 }

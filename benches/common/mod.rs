@@ -140,6 +140,8 @@ pub struct Scale {
     pub ranges: usize,
     /// Calls of each new operation and of its baseline.
     pub ops_iters: usize,
+    /// Measured time of each criterion function (its warm-up is a third).
+    pub criterion_time: Duration,
 }
 
 fn env_f64(name: &str) -> Option<f64> {
@@ -153,7 +155,9 @@ impl Scale {
     /// `SEAWALL_BENCH_BUFFERED_MIB` (default 128) and
     /// `SEAWALL_BENCH_SEGMENT_MIB` (seawall's segment size, default 64),
     /// `SEAWALL_BENCH_OPEN_GIB` (the largest log reopened, default 8; the
-    /// mid-size one is 1 GiB, scaled too).
+    /// mid-size one is 1 GiB, scaled too), and `SEAWALL_BENCH_CRITERION_SECS`
+    /// (measured time of each criterion function, default 1). The criterion
+    /// groups read and write logs of the suites' sizes.
     pub fn from_env() -> Scale {
         let f = env_f64("SEAWALL_BENCH_SCALE").unwrap_or(1.0).max(0.001);
         let mib = |name, default: f64| (env_f64(name).unwrap_or(default) * f * 1048576.0) as u64;
@@ -172,6 +176,7 @@ impl Scale {
             random_reads: count(100_000.0, 1000),
             ranges: count(5000.0, 100),
             ops_iters: count(200.0, 20),
+            criterion_time: Duration::from_secs_f64(env_f64("SEAWALL_BENCH_CRITERION_SECS").unwrap_or(1.0).max(0.01)),
         }
     }
 
@@ -200,6 +205,7 @@ impl Scale {
             random_reads: 500,
             ranges: 20,
             ops_iters: 5,
+            criterion_time: Duration::from_millis(20),
         }
     }
 }

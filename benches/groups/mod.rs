@@ -25,30 +25,33 @@ use crate::suites::Fixtures;
 /// A group of benchmarks on wall-clock time.
 pub type Group<'a> = BenchmarkGroup<'a, WallTime>;
 
-/// Runs every group `wants` selects (by group name).
-pub fn run(c: &mut Criterion, scale: &Scale, fx: &mut Fixtures, wants: &dyn Fn(&str) -> bool) {
-    for (name, f) in [
-        ("replay", read::replay as fn(&mut Criterion, &Scale, &mut Fixtures)),
+/// The signature of every group: it runs its functions and returns the
+/// ratio lines it printed.
+type GroupFn = fn(&mut Criterion, &Scale, &mut Fixtures) -> Vec<String>;
+
+/// Runs every group `wants` selects (by group name); returns the ratio
+/// lines they printed.
+pub fn run(c: &mut Criterion, scale: &Scale, fx: &mut Fixtures, wants: &dyn Fn(&str) -> bool) -> Vec<String> {
+    let groups: [(&str, GroupFn); 7] = [
+        ("replay", read::replay),
         ("open", read::open),
         ("random_read", read::random_read),
         ("bulk", write::bulk),
         ("group_commit", write::group_commit),
         ("buffered", write::buffered),
         ("new_ops", write::new_ops),
-    ] {
-        if wants(name) {
-            f(c, scale, fx);
-        }
-    }
+    ];
+    groups.into_iter().filter(|(name, _)| wants(name)).flat_map(|(_, f)| f(c, scale, fx)).collect()
 }
 
 /// A group with few samples of equal size ("flat": the routines are slow or
-/// bound by `fdatasync`) over `measure` of measured time.
-pub fn group<'a>(c: &'a mut Criterion, name: &str, measure: Duration) -> Group<'a> {
+/// bound by `fdatasync`) over `scale.criterion_time` of measured time, a
+/// third of it to warm up.
+pub fn group<'a>(c: &'a mut Criterion, name: &str, scale: &Scale) -> Group<'a> {
     let mut g = c.benchmark_group(name);
     g.sample_size(10)
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(measure)
+        .warm_up_time(scale.criterion_time / 3)
+        .measurement_time(scale.criterion_time)
         .sampling_mode(SamplingMode::Flat);
     g
 }
@@ -144,11 +147,9 @@ impl Pair<'_> {
         }
     }
 
-    /// Prints the ratio, if both functions ran.
-    pub fn print(&self, since: SystemTime) {
-        let (Some(o), Some(b)) = (self.ours.1.per_iter(), self.base.1.per_iter()) else {
-            return;
-        };
+    /// Prints the ratio and returns the line printed, if both functions ran.
+    pub fn print(&self, since: SystemTime) -> Option<String> {
+        let (o, b) = (self.ours.1.per_iter()?, self.base.1.per_iter()?);
         let word = if self.kind == Kind::Rate { "rate" } else { "time" };
         let mut line = format!("{}: {} / {} ({word}) = ", self.group, self.ours.0, self.base.0);
         match (estimate(self.group, self.ours.0, since), estimate(self.group, self.base.0, since)) {
@@ -156,6 +157,8 @@ impl Pair<'_> {
             _ => line += "(no fresh criterion estimates) ",
         }
         line += &format!("{:.2}x over every timed iteration; goal {}", self.ratio(o, b), self.goal);
-        println!("ratio {line}");
+        let line = format!("ratio {line}");
+        println!("{line}");
+        Some(line)
     }
 }

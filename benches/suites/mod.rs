@@ -8,7 +8,7 @@ pub mod write;
 
 use std::collections::BTreeMap;
 
-use crate::common::{median, reopen, Sample};
+use crate::common::{median, reopen, Report, Sample, Scale};
 
 /// Runs of each configuration, interleaved, so that a burst of noise hits
 /// baseline and contender alike; the median run of each is reported.
@@ -53,4 +53,35 @@ pub struct Fixtures {
     /// The log of 1 KiB records the read suite fills, for the random reads
     /// of the same round.
     pub read_log: Option<tempfile::TempDir>,
+}
+
+/// One round: every suite `wants` selects (by name), into a fresh report.
+/// The bench runs it at full size, the smoke test at tiny sizes.
+pub fn round(scale: &Scale, fx: &mut Fixtures, wants: &dyn Fn(&str) -> bool) -> Report {
+    let mut report = Report::default();
+    if wants("durable") {
+        write::durable(scale, &mut report);
+    }
+    if wants("buffered") {
+        write::buffered(scale, &mut report);
+    }
+    if wants("bulk") {
+        write::bulk(scale, &mut report);
+    }
+    if wants("read") {
+        read::replay(scale, &mut report, fx);
+    }
+    if wants("random_read") {
+        read::random_read(scale, &mut report, fx);
+    }
+    // The replay log is the random reads' only: free its disk space before
+    // the open suite builds its logs.
+    fx.read_log = None;
+    if wants("open") {
+        open::open(scale, &mut report, fx);
+    }
+    if wants("ops") {
+        ops::ops(scale, &mut report);
+    }
+    report
 }

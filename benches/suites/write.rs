@@ -10,7 +10,7 @@ const DURABLE_SIZES: [usize; 2] = [128, 4096];
 const BUFFERED_SIZES: [usize; 4] = [16, 128, 1024, 64 << 10];
 /// Segments' worth of records the buffered 128 B workload appends: enough
 /// to cross four rotations, which a sustained rate must include.
-const BUFFERED_SEGMENTS: f64 = 4.5;
+pub const BUFFERED_SEGMENTS: f64 = 4.5;
 
 pub fn durable(scale: &Scale, report: &mut Report) {
     let mut runs = Runs::default();

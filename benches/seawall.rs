@@ -12,7 +12,7 @@
 //!
 //! Environment: `SEAWALL_BENCH_ROUNDS` (runs of every suite in a row, each
 //! with its own tables, then the spread of each target across them; default
-//! 1), `SEAWALL_BENCH_SCALE` (factor on every size), `SEAWALL_BENCH_REPEAT`
+//! 1; 0 runs the criterion groups alone), `SEAWALL_BENCH_SCALE` (factor on every size), `SEAWALL_BENCH_REPEAT`
 //! (runs per durable, buffered, bulk or replay configuration within a round,
 //! median kept; default 3), `SEAWALL_BENCH_BULK_MIB`, `SEAWALL_BENCH_READ_MIB`,
 //! `SEAWALL_BENCH_OPEN_GIB` (largest log reopened, default 8),
@@ -39,7 +39,7 @@ fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wants = |suite: &str| filter.as_deref().is_none_or(|f| suite.contains(f) || f.contains(suite));
     let scale = Scale::from_env();
-    let rounds = std::env::var("SEAWALL_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1usize).max(1);
+    let rounds = std::env::var("SEAWALL_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(1usize);
     eprintln!("scale: {scale:?}, {rounds} round(s)");
     // Logs that take long to build live here until the end of the process.
     let mut fx = Fixtures::default();
@@ -51,7 +51,9 @@ fn main() {
         println!("## Targets, round {r} of {rounds}\n\n{}", report.targets_table());
         reports.push(report);
     }
-    println!("## Targets over {rounds} round(s): median and spread\n\n{}", spread_table(&reports));
+    if rounds > 0 {
+        println!("## Targets over {rounds} round(s): median and spread\n\n{}", spread_table(&reports));
+    }
     if std::env::var("SEAWALL_BENCH_CRITERION").as_deref() != Ok("0") {
         let mut c = Criterion::default().configure_from_args();
         let lines = groups::run(&mut c, &scale, &mut fx, &wants);

@@ -179,7 +179,7 @@ impl Inspection {
     /// }
     /// wal.close()?;
     /// assert_eq!(seawall::Reader::open(dir.path())?.inspection().records(), 3);
-    /// # Ok::<(), seawall::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn records(&self) -> u64 {
         self.last_lsn.get() + 1 - self.first_lsn.get()
@@ -193,7 +193,7 @@ impl Inspection {
     /// wal.append_durable(b"r")?;
     /// wal.close()?;
     /// assert!(seawall::Reader::open(dir.path())?.inspection().is_clean());
-    /// # Ok::<(), seawall::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_clean(&self) -> bool {
         self.tail == TailState::Clean && self.repairs.is_empty()

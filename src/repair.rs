@@ -194,7 +194,7 @@ impl RecoveryReport {
     /// let (wal, report) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
     /// assert!(!report.quarantined(), "a new log quarantines nothing");
     /// # wal.close()?;
-    /// # Ok::<(), seawall::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn quarantined(&self) -> bool {
         self.actions

@@ -103,7 +103,11 @@ fn log_of(dir: &Path, n: u64) -> Vec<(PathBuf, u64)> {
     }
     wal.close().unwrap();
     let reader = Reader::open(dir).unwrap();
-    let places = reader.iter_from(Lsn::new(1)).unwrap().map(|r| r.unwrap()).map(|r| (dir.join(r.segment().file_name()), r.offset()));
+    let places = reader
+        .iter_from(Lsn::new(1))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .map(|r| (dir.join(r.segment().file_name()), r.offset()));
     places.collect()
 }
 
@@ -129,7 +133,8 @@ fn unreadable_sector_in_a_sealed_segment_fails_only_the_reads_that_touch_it() {
     assert!(places.iter().any(|(s, _)| *s != seg), "the record's segment is sealed: a later one exists");
     let fs = BadSectors { file: seg.clone(), bad: off..off + 1 };
     let before = snapshot(&dir);
-    let (wal, _) = Wal::open_with(&dir, options(), Arc::new(fs)).expect("open need not read a sealed segment's records");
+    let (wal, _) =
+        Wal::open_with(&dir, options(), Arc::new(fs)).expect("open need not read a sealed segment's records");
     let err = wal.read(Lsn::new(100)).expect_err("the record's bytes cannot be read");
     assert!(is_eio(&err), "{err}");
     for lsn in [1, 99, 101, 2000] {

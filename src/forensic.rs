@@ -133,6 +133,16 @@ pub struct PastDamage {
 
 impl PastDamage {
     /// How many files remain to be read.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// wal.append_durable(b"r")?;
+    /// wal.close()?;
+    /// // A clean log has nothing past damage to read.
+    /// assert_eq!(seawall::Reader::verify(dir.path())?.past_damage().files(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn files(&self) -> usize {
         self.jobs.len()
     }
@@ -223,7 +233,7 @@ impl Reader {
     /// wal.close()?;
     /// let reader = seawall::Reader::open(dir.path())?;
     /// assert_eq!(reader.purge_point(), Some(seawall::Lsn::new(2)));
-    /// # Ok::<(), seawall::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn purge_point(&self) -> Option<Lsn> {
         let p = self.analysis.meta.first_lsn;

@@ -170,11 +170,31 @@ pub struct Inspection {
 
 impl Inspection {
     /// Number of valid records.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// for _ in 0..3 {
+    ///     wal.append(b"r")?;
+    /// }
+    /// wal.close()?;
+    /// assert_eq!(seawall::Reader::open(dir.path())?.inspection().records(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn records(&self) -> u64 {
         self.last_lsn.get() + 1 - self.first_lsn.get()
     }
 
     /// Whether the log needs no repair.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// wal.append_durable(b"r")?;
+    /// wal.close()?;
+    /// assert!(seawall::Reader::open(dir.path())?.inspection().is_clean());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.tail == TailState::Clean && self.repairs.is_empty()
     }

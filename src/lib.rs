@@ -28,6 +28,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The [`guide`] covers the protocols users get wrong: checkpointing a
+//! database (snapshot, then purge) and seawall as a Raft log (metadata,
+//! conflict truncation, snapshot install).
+//!
 //! The byte-level format, the recovery decision table and the media
 //! assumptions are specified in [FORMAT.md](https://github.com/seawall-rs/seawall/blob/main/format-spec/FORMAT.md).
 
@@ -40,6 +44,7 @@ mod error;
 pub mod forensic;
 pub mod format;
 mod group_commit;
+pub mod guide;
 mod inspect;
 pub mod io;
 mod judge;
@@ -115,11 +120,24 @@ pub mod raw {
 
     /// Encodes a seal (index) record's payload (FORMAT.md §3.5): the record
     /// offsets of LSNs `first_lsn ..`, in LSN order.
+    ///
+    /// ```
+    /// let a = seawall::raw::encode_seal_index(10, &[64, 104, 144]);
+    /// let b = seawall::raw::encode_seal_index(10, &[64, 104]);
+    /// assert_eq!(a.len() - b.len(), 4, "four bytes per record");
+    /// ```
     pub fn encode_seal_index(first_lsn: u64, offsets: &[u32]) -> Vec<u8> {
         crate::seal::encode_index(first_lsn, offsets)
     }
 
     /// Encodes the trailer of sealed segment `id` (FORMAT.md §3.6).
+    ///
+    /// ```
+    /// use seawall::SegmentId;
+    /// let t = seawall::raw::encode_trailer(SegmentId::new(2), 7, 10, 20, 0xabcd, 4096, 0x1234);
+    /// assert_eq!(t.len(), seawall::format::TRAILER_LEN);
+    /// assert_ne!(t, seawall::raw::encode_trailer(SegmentId::new(2), 7, 10, 21, 0xabcd, 4096, 0x1234));
+    /// ```
     pub fn encode_trailer(
         id: SegmentId,
         salt: u64,
@@ -135,6 +153,15 @@ pub mod raw {
     /// Encodes a parity record's payload (FORMAT.md §3.7) for the window
     /// `start..end` of `segment` (a segment file from its first byte): the
     /// XOR of the window's 4 KiB pages, aligned to the file.
+    ///
+    /// ```
+    /// // Two pages: the parity page is their XOR.
+    /// let mut seg = vec![0u8; 8192];
+    /// seg[10] = 0b1100;
+    /// seg[4096 + 10] = 0b1010;
+    /// let p = seawall::raw::encode_parity(&seg, 0, 8192);
+    /// assert_eq!(p[p.len() - 4096 + 10], 0b0110);
+    /// ```
     pub fn encode_parity(segment: &[u8], start: u64, end: u64) -> Vec<u8> {
         let mut acc = crate::parity::ParityAcc::new(start);
         acc.add(start, &segment[start as usize..end as usize]);

@@ -116,11 +116,22 @@ impl SegmentId {
     }
 
     /// The file name of this segment inside a log directory.
+    ///
+    /// ```
+    /// assert_eq!(seawall::SegmentId::new(26).file_name(), "000000000000001a.wal");
+    /// ```
     pub fn file_name(self) -> String {
         format!("{:0width$x}{}", self.0, crate::format::SEGMENT_SUFFIX, width = crate::format::SEGMENT_NAME_DIGITS)
     }
 
     /// Parses a segment file name; `None` for any other name.
+    ///
+    /// ```
+    /// use seawall::SegmentId;
+    /// assert_eq!(SegmentId::from_file_name("000000000000001a.wal"), Some(SegmentId::new(26)));
+    /// assert_eq!(SegmentId::from_file_name("000000000000001A.wal"), None, "lower-case hex only");
+    /// assert_eq!(SegmentId::from_file_name("1a.wal"), None, "exactly 16 digits");
+    /// ```
     pub fn from_file_name(name: &str) -> Option<SegmentId> {
         let hex = name.strip_suffix(crate::format::SEGMENT_SUFFIX)?;
         if hex.len() != crate::format::SEGMENT_NAME_DIGITS

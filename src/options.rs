@@ -72,6 +72,12 @@ pub const MAX_GROUP_COMMIT_DELAY: Duration = Duration::from_millis(10);
 impl Options {
     /// Size of each segment file in bytes. Default 64 MiB; valid range
     /// 64 KiB ..= 4 GiB. A segment is sealed when the next record does not fit.
+    ///
+    /// ```
+    /// let opts = seawall::Options::default().segment_size(16 << 20);
+    /// assert_eq!(opts.get_segment_size(), 16 << 20);
+    /// assert!(seawall::Options::default().segment_size(1024).validate().is_err());
+    /// ```
     pub fn segment_size(mut self, bytes: u64) -> Options {
         self.segment_size = bytes;
         self
@@ -80,6 +86,17 @@ impl Options {
     /// Whether segment files get their full size allocated on disk (with
     /// `fallocate`) when created, so that a sync after writing does not also
     /// have to persist the file's growth. Default `true`.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let opts = seawall::Options::default().segment_size(1 << 20).preallocate(false);
+    /// let (wal, _) = seawall::Wal::open(dir.path(), opts)?;
+    /// wal.append_durable(b"x")?;
+    /// let segment = std::fs::read_dir(dir.path())?.flatten().find(|e| e.path().extension().is_some_and(|x| x == "wal"));
+    /// assert!(segment.unwrap().metadata()?.len() < 1 << 20, "the file grows with its records");
+    /// # wal.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn preallocate(mut self, yes: bool) -> Options {
         self.preallocate = yes;
         self
@@ -89,6 +106,18 @@ impl Options {
     /// need (default `true`). With `false` the writer creates it when it
     /// rotates, which makes the order of file-system operations deterministic
     /// (used by the crash tests) at the cost of a slower rotation.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let opts = seawall::Options::default().segment_size(64 << 10).background_preallocation(false);
+    /// let (wal, _) = seawall::Wal::open(dir.path(), opts)?;
+    /// wal.append_durable(b"x")?;
+    /// // No spare segment is made ahead of need: one segment file.
+    /// let segments = std::fs::read_dir(dir.path())?.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "wal"));
+    /// assert_eq!(segments.count(), 1);
+    /// # wal.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn background_preallocation(mut self, yes: bool) -> Options {
         self.background_preallocation = yes;
         self
@@ -98,6 +127,15 @@ impl Options {
     /// together, in bytes. Default 8 MiB or `segment_size - 96`, whichever is
     /// smaller; valid range 1 ..= `segment_size - 96` (a segment header and
     /// one record header).
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, _) = seawall::Wal::open(dir.path(), seawall::Options::default().max_record_size(16))?;
+    /// assert!(matches!(wal.append(&[0; 17]), Err(seawall::Error::RecordTooLarge { .. })));
+    /// assert!(wal.append(&[0; 16]).is_ok());
+    /// # wal.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn max_record_size(mut self, bytes: u64) -> Options {
         self.max_record_size = Some(bytes);
         self
@@ -106,6 +144,12 @@ impl Options {
     /// Bytes of appended records buffered in memory before an `append` writes
     /// them to the file itself (without syncing). Default 4 MiB; valid range
     /// 4 KiB ..= 1 GiB. One write never carries more than this plus one record.
+    ///
+    /// ```
+    /// let opts = seawall::Options::default().write_buffer_size(64 << 10);
+    /// assert!(opts.validate().is_ok());
+    /// assert!(seawall::Options::default().write_buffer_size(100).validate().is_err());
+    /// ```
     pub fn write_buffer_size(mut self, bytes: u64) -> Options {
         self.write_buffer_size = bytes;
         self
@@ -116,23 +160,46 @@ impl Options {
     /// group, only until as many have arrived, and never longer than half the
     /// previous flush took; a lone writer never waits.
     /// Default 100 µs; valid range 0 ..= 10 ms (0 disables the wait).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert!(seawall::Options::default().group_commit_delay(Duration::ZERO).validate().is_ok());
+    /// assert!(seawall::Options::default().group_commit_delay(Duration::from_secs(1)).validate().is_err());
+    /// ```
     pub fn group_commit_delay(mut self, delay: Duration) -> Options {
         self.group_commit_delay = delay;
         self
     }
 
     /// What recovery does with damage. Default [`RecoveryMode::TruncateTornTail`].
+    ///
+    /// ```
+    /// use seawall::{Options, RecoveryMode};
+    /// let opts = Options::default().recovery_mode(RecoveryMode::Strict);
+    /// assert_eq!(opts.get_recovery_mode(), RecoveryMode::Strict);
+    /// ```
     pub fn recovery_mode(mut self, mode: RecoveryMode) -> Options {
         self.recovery_mode = mode;
         self
     }
 
     /// The configured segment size.
+    ///
+    /// ```
+    /// assert_eq!(seawall::Options::default().get_segment_size(), 64 << 20);
+    /// ```
     pub fn get_segment_size(&self) -> u64 {
         self.segment_size
     }
 
     /// The maximum record size in force.
+    ///
+    /// ```
+    /// use seawall::Options;
+    /// assert_eq!(Options::default().get_max_record_size(), 8 << 20);
+    /// // Never more than fits in one segment after its header and one record header.
+    /// assert_eq!(Options::default().segment_size(64 << 10).get_max_record_size(), (64 << 10) - 96);
+    /// ```
     pub fn get_max_record_size(&self) -> u64 {
         self.max_record_size.unwrap_or_else(|| (8 << 20).min(self.largest_record()))
     }
@@ -144,11 +211,22 @@ impl Options {
     }
 
     /// The configured recovery mode.
+    ///
+    /// ```
+    /// assert_eq!(seawall::Options::default().get_recovery_mode(), seawall::RecoveryMode::TruncateTornTail);
+    /// ```
     pub fn get_recovery_mode(&self) -> RecoveryMode {
         self.recovery_mode
     }
 
     /// Checks every value against its documented range.
+    ///
+    /// ```
+    /// use seawall::Options;
+    /// assert!(Options::default().validate().is_ok());
+    /// let err = Options::default().segment_size(5 << 40).validate().unwrap_err();
+    /// assert!(err.to_string().contains("segment_size"), "{err}");
+    /// ```
     pub fn validate(&self) -> Result<()> {
         check("segment_size", self.segment_size, format::MIN_SEGMENT_SIZE, format::MAX_SEGMENT_SIZE)?;
         check("max_record_size", self.get_max_record_size(), 1, self.largest_record())?;

@@ -279,7 +279,16 @@ impl Iter {
         // A damaged length field may reach past the file: read what there
         // is, and let the record's checksum fail.
         let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off));
-        self.block = Bytes::from(file.read(off, want as usize)?);
+        let block = match file.read(off, want as usize) {
+            // The block read ahead may reach an unreadable range (a latent
+            // sector error) that this record does not touch: read only what
+            // it needs, so that only the reads touching the range fail.
+            Err(Error::Io { .. }) if want > need as u64 => {
+                file.read(off, (need as u64).min(len.saturating_sub(off)) as usize)?
+            }
+            res => res?,
+        };
+        self.block = Bytes::from(block);
         self.block_at = (file.id, off);
         Ok(0)
     }

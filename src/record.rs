@@ -255,6 +255,18 @@ pub(crate) fn header_valid(bytes: &[u8], off: usize, salt: u64) -> bool {
 /// reserved bytes, the LSN range, that the synced offset claims nothing past
 /// the record itself, and that the payload lies within `bytes`.
 /// Never panics, whatever the input.
+///
+/// ```
+/// use seawall::raw::{decode_record, encode_record};
+/// use seawall::RecordKind;
+/// let mut seg = vec![0u8; 64];
+/// seg.extend_from_slice(&encode_record(9, 5, RecordKind::Full, 0, 0, 64, b"payload"));
+/// let r = decode_record(&seg, 64, 9).unwrap();
+/// assert_eq!(&seg[r.payload_start..r.payload_start + r.payload_len], b"payload");
+/// assert!(decode_record(&seg, 64, 10).is_err(), "another salt: another segment's record");
+/// seg[70] ^= 0x10;
+/// assert!(decode_record(&seg, 64, 9).is_err(), "a flipped bit");
+/// ```
 pub fn decode_record(bytes: &[u8], off: usize, salt: u64) -> Result<RawRecord, RawError> {
     let rec = bytes.get(off..).ok_or(RawError::Truncated)?;
     let mut r = decode_slice(rec, off, salt)?;

@@ -161,6 +161,24 @@ impl RecoveryReport {
     /// Whether recovery changed nothing of substance (it may still have
     /// removed unused preallocated segments, or copied records nothing
     /// proved durable).
+    ///
+    /// ```
+    /// use seawall::{Options, Wal};
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, report) = Wal::open(dir.path(), Options::default())?;
+    /// assert!(report.is_clean() && !report.quarantined() && report.bytes_dropped() == 0);
+    /// wal.append_durable(b"r")?;
+    /// wal.close()?;
+    /// // Garbage after the last record, as a crash mid-write leaves it.
+    /// let inspection = seawall::Reader::open(dir.path())?.inspection().clone();
+    /// let active = inspection.segments.iter().find(|s| s.state == seawall::SegmentState::Active).unwrap();
+    /// # use std::os::unix::fs::FileExt;
+    /// std::fs::OpenOptions::new().write(true).open(&active.path)?.write_all_at(&[0xab; 40], active.bytes_used)?;
+    /// let (wal, report) = Wal::open(dir.path(), Options::default())?;
+    /// assert!(!report.is_clean(), "{report}");
+    /// # wal.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_clean(&self) -> bool {
         self.tail == TailState::Clean
             && !self
@@ -170,6 +188,14 @@ impl RecoveryReport {
     }
 
     /// Records that still validated and were moved to quarantine files.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, report) = seawall::Wal::open(dir.path(), seawall::Options::default())?;
+    /// assert!(!report.quarantined(), "a new log quarantines nothing");
+    /// # wal.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn quarantined(&self) -> bool {
         self.actions
             .iter()
@@ -177,6 +203,24 @@ impl RecoveryReport {
     }
 
     /// Bytes of the log cut off by recovery.
+    ///
+    /// ```
+    /// use seawall::{Options, Wal};
+    /// let dir = tempfile::tempdir()?;
+    /// let (wal, report) = Wal::open(dir.path(), Options::default())?;
+    /// assert!(report.is_clean() && !report.quarantined() && report.bytes_dropped() == 0);
+    /// wal.append_durable(b"r")?;
+    /// wal.close()?;
+    /// // Garbage after the last record, as a crash mid-write leaves it.
+    /// let inspection = seawall::Reader::open(dir.path())?.inspection().clone();
+    /// let active = inspection.segments.iter().find(|s| s.state == seawall::SegmentState::Active).unwrap();
+    /// # use std::os::unix::fs::FileExt;
+    /// std::fs::OpenOptions::new().write(true).open(&active.path)?.write_all_at(&[0xab; 40], active.bytes_used)?;
+    /// let (wal, report) = Wal::open(dir.path(), Options::default())?;
+    /// assert!(report.bytes_dropped() > 0, "{report}");
+    /// # wal.close()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bytes_dropped(&self) -> u64 {
         self.actions
             .iter()

@@ -42,11 +42,28 @@ pub enum HeaderState {
 
 impl SegmentHeader {
     /// A header of this format version.
+    ///
+    /// ```
+    /// use seawall::raw::HeaderState;
+    /// use seawall::{SegmentHeader, SegmentId};
+    /// let h = SegmentHeader::new(SegmentId::new(3), 100, 0x5a17, 0, false);
+    /// let bytes = h.encode();
+    /// assert!(matches!(SegmentHeader::decode(&bytes, SegmentId::new(3)), HeaderState::Valid(d) if d == h));
+    /// // Under another file name the header is not valid: it names segment 3.
+    /// assert!(matches!(SegmentHeader::decode(&bytes, SegmentId::new(4)), HeaderState::Invalid(_)));
+    /// assert!(matches!(SegmentHeader::decode(&[0; 64], SegmentId::new(3)), HeaderState::Blank));
+    /// ```
     pub fn new(id: SegmentId, first_lsn: u64, salt: u64, prev_crc: u32, reset: bool) -> SegmentHeader {
         SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt, prev_crc, reset, copy: false }
     }
 
     /// Encodes the header into its `SEGMENT_HEADER_LEN` bytes.
+    ///
+    /// ```
+    /// let h = seawall::SegmentHeader::new(seawall::SegmentId::new(1), 1, 7, 0, false);
+    /// let bytes = h.encode();
+    /// assert_eq!(&bytes[..8], &seawall::format::SEGMENT_MAGIC);
+    /// ```
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut b = [0u8; SEGMENT_HEADER_LEN];
         b[SEG_MAGIC_OFF..SEG_MAGIC_OFF + 8].copy_from_slice(&SEGMENT_MAGIC);
@@ -64,6 +81,15 @@ impl SegmentHeader {
 
     /// Decodes the header at the start of `bytes` (a whole file or its
     /// prefix) of the segment named `expected`. Never panics.
+    ///
+    /// ```
+    /// use seawall::raw::HeaderState;
+    /// use seawall::{SegmentHeader, SegmentId};
+    /// let mut bytes = SegmentHeader::new(SegmentId::new(1), 1, 7, 0, false).encode();
+    /// bytes[20] ^= 1; // one flipped bit
+    /// assert!(matches!(SegmentHeader::decode(&bytes, SegmentId::new(1)), HeaderState::Invalid(_)));
+    /// assert!(matches!(SegmentHeader::decode(&bytes[..10], SegmentId::new(1)), HeaderState::Invalid(_)));
+    /// ```
     pub fn decode(bytes: &[u8], expected: SegmentId) -> HeaderState {
         let Some(b) = bytes.get(..SEGMENT_HEADER_LEN) else {
             return if bytes.iter().all(|&x| x == 0) {

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use cli::*;
 use seawall::format::RECORD_HEADER_LEN;
-use seawall::{Lsn, Reader, SegmentHeader, SegmentId, Wal};
+use seawall::{Lsn, Reader, SegmentHeader, SegmentId, SegmentState, Wal};
 use tempfile::TempDir;
 
 // ---------------------------------------------------------------------------
@@ -24,6 +24,7 @@ use tempfile::TempDir;
 
 #[test]
 fn verify_clean_log_exits_0() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     let out = run(&["verify"], &dir);
     assert_eq!(code(&out), CLEAN, "{}", stdout(&out));
@@ -34,6 +35,7 @@ fn verify_clean_log_exits_0() {
 
 #[test]
 fn verify_torn_tail_exits_1() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     tear_tail(&dir);
     let (status, doc) = verify(&dir);
@@ -45,6 +47,7 @@ fn verify_torn_tail_exits_1() {
 
 #[test]
 fn verify_zeroed_sector_mid_log_exits_2() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(400);
     let (seg, off) = locate(&dir, 100);
     zero_range(&seg, off / 512 * 512, 512);
@@ -56,6 +59,7 @@ fn verify_zeroed_sector_mid_log_exits_2() {
 
 #[test]
 fn verify_flipped_bit_mid_log_exits_2() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     let (seg, off) = locate(&dir, 5);
     flip_bit(&seg, off + RECORD_HEADER_LEN as u64 + 2, 3);
@@ -66,8 +70,28 @@ fn verify_flipped_bit_mid_log_exits_2() {
     assert!(text.starts_with("corrupt: 4 records checked"), "{text}");
 }
 
+/// `verify` checks every record of sealed segments too: a normal open
+/// trusts them through their trailers, and `verify` used to as well, so a
+/// flipped bit inside a sealed segment came out clean.
+#[test]
+fn verify_flipped_bit_inside_a_sealed_segment_exits_2() {
+    let _turn = cli::one_at_a_time();
+    let (_tmp, dir) = durable_log(1500);
+    let (seg, off) = locate(&dir, 5);
+    let segments = Reader::open(&dir).unwrap().inspection().segments.clone();
+    let holder = segments.iter().find(|s| s.path == seg).expect("the record's segment is inspected");
+    assert_eq!(holder.state, SegmentState::Sealed, "LSN 5 lies in a sealed segment");
+    flip_bit(&seg, off + RECORD_HEADER_LEN as u64 + 2, 3);
+    let (status, doc) = verify(&dir);
+    assert_eq!(status, CORRUPT, "{doc}");
+    assert_eq!((doc["tail"]["state"].as_str(), doc["tail"]["lsn"].as_u64()), (Some("corrupt"), Some(5)), "{doc}");
+    let text = stdout(&run(&["verify"], &dir));
+    assert!(text.starts_with("corrupt: 4 records checked"), "{text}");
+}
+
 #[test]
 fn verify_stale_segment_exits_2() {
+    let _turn = cli::one_at_a_time();
     // A copy of an old segment left under a newer name: its header names
     // another segment, and it holds records.
     let (_tmp, dir) = durable_log(1500);
@@ -84,6 +108,7 @@ fn verify_stale_segment_exits_2() {
 /// the log clean (exit 0).
 #[test]
 fn verify_missing_oldest_segment_exits_2() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("log");
     let (wal, _) = Wal::open(&dir, options()).unwrap();
@@ -100,6 +125,7 @@ fn verify_missing_oldest_segment_exits_2() {
 
 #[test]
 fn verify_wrong_magic_exits_2() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(10);
     flip_bit(&dir.join(SegmentId::new(1).file_name()), 0, 0);
     let (status, doc) = verify(&dir);
@@ -109,6 +135,7 @@ fn verify_wrong_magic_exits_2() {
 
 #[test]
 fn verify_unsupported_version_exits_3() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let header = SegmentHeader {
         version: 99,
@@ -130,6 +157,7 @@ fn verify_unsupported_version_exits_3() {
 
 #[test]
 fn verify_empty_directory_exits_3() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let (status, doc) = verify(tmp.path());
     assert_eq!((status, doc["status"].as_str()), (NOT_A_LOG, Some("unreadable")));
@@ -140,6 +168,7 @@ fn verify_empty_directory_exits_3() {
 
 #[test]
 fn verify_missing_directory_exits_3() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let out = run(&["verify"], &tmp.path().join("nope"));
     assert_eq!(code(&out), NOT_A_LOG);
@@ -149,6 +178,7 @@ fn verify_missing_directory_exits_3() {
 
 #[test]
 fn verify_file_instead_of_directory_exits_3() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let file = tmp.path().join("plain");
     std::fs::write(&file, b"hello").unwrap();
@@ -160,6 +190,7 @@ fn verify_file_instead_of_directory_exits_3() {
 
 #[test]
 fn verify_directory_of_other_files_exits_3() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     std::fs::write(tmp.path().join("notes.txt"), b"not a log").unwrap();
     let out = run(&["verify"], tmp.path());
@@ -169,6 +200,7 @@ fn verify_directory_of_other_files_exits_3() {
 
 #[test]
 fn verify_unreadable_segment_exits_3() {
+    let _turn = cli::one_at_a_time();
     // A directory where a segment file should be: reading it fails (even
     // for root, whom file permissions would not stop).
     let (_tmp, dir) = durable_log(3);
@@ -180,6 +212,7 @@ fn verify_unreadable_segment_exits_3() {
 
 #[test]
 fn verify_garbage_segment_file_is_classified() {
+    let _turn = cli::one_at_a_time();
     // A segment full of garbage after a valid one: damage with data.
     let (_tmp, dir) = durable_log(3);
     let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
@@ -198,6 +231,7 @@ fn verify_garbage_segment_file_is_classified() {
 
 #[test]
 fn inspect_shows_segments_totals_and_tail() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(1500);
     let out = run(&["inspect"], &dir);
     assert_eq!(code(&out), 0);
@@ -218,6 +252,7 @@ fn inspect_shows_segments_totals_and_tail() {
 
 #[test]
 fn inspect_reports_corruption_and_torn_tail_with_exit_0() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     tear_tail(&dir);
     let out = run(&["inspect"], &dir);
@@ -234,6 +269,7 @@ fn inspect_reports_corruption_and_torn_tail_with_exit_0() {
 
 #[test]
 fn inspect_says_when_a_writer_has_the_log_open() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(5);
     let (wal, _) = Wal::open(&dir, options()).unwrap();
     let doc: serde_json::Value = serde_json::from_slice(&run(&["inspect", "--json"], &dir).stdout).unwrap();
@@ -248,6 +284,7 @@ fn inspect_says_when_a_writer_has_the_log_open() {
 
 #[test]
 fn inspect_bad_input_exits_3() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     for path in [tmp.path().to_path_buf(), tmp.path().join("missing")] {
         let out = run(&["inspect"], &path);
@@ -262,6 +299,7 @@ fn inspect_bad_input_exits_3() {
 
 #[test]
 fn repair_cuts_a_torn_tail_and_dry_run_changes_nothing() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     tear_tail(&dir);
     let before = snapshot(&dir);
@@ -282,6 +320,7 @@ fn repair_cuts_a_torn_tail_and_dry_run_changes_nothing() {
 
 #[test]
 fn repair_refuses_corruption_without_salvage() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     let (seg, off) = locate(&dir, 7);
     flip_bit(&seg, off + 33, 1);
@@ -299,6 +338,7 @@ fn repair_refuses_corruption_without_salvage() {
 
 #[test]
 fn repair_salvage_quarantines_the_cut_bytes() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     let (seg, off) = locate(&dir, 7);
     flip_bit(&seg, off + 33, 1);
@@ -319,6 +359,7 @@ fn repair_salvage_quarantines_the_cut_bytes() {
 
 #[test]
 fn repair_bad_input_creates_nothing() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let missing = tmp.path().join("missing");
     let out = run(&["repair"], &missing);
@@ -332,6 +373,7 @@ fn repair_bad_input_creates_nothing() {
 
 #[test]
 fn repair_of_a_log_held_open_exits_4() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(5);
     let (wal, _) = Wal::open(&dir, options()).unwrap();
     let out = run(&["repair"], &dir);
@@ -343,6 +385,7 @@ fn repair_of_a_log_held_open_exits_4() {
 
 #[test]
 fn repair_dry_run_of_a_log_held_open_exits_4_and_changes_nothing() {
+    let _turn = cli::one_at_a_time();
     // A plan made without the lock would judge the writer's files (a spare
     // segment made ahead of need, a write in flight) as if it had crashed.
     // The writer makes no spare here, so that its files stay still while
@@ -370,6 +413,7 @@ fn repair_dry_run_of_a_log_held_open_exits_4_and_changes_nothing() {
 
 #[test]
 fn read_only_commands_change_no_byte_of_a_damaged_log() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(1500);
     tear_tail(&dir);
     let (seg, off) = locate(&dir, 700);
@@ -411,6 +455,7 @@ fn read_only_commands_change_no_byte_of_a_damaged_log() {
 
 #[test]
 fn bench_with_tiny_parameters_reports_its_figures() {
+    let _turn = cli::one_at_a_time();
     let out = seawall().args(["bench", "--writers", "2", "--records", "40", "--record-size", "16"]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stdout(&out);
@@ -422,6 +467,7 @@ fn bench_with_tiny_parameters_reports_its_figures() {
 
 #[test]
 fn bench_no_sync_in_a_given_directory() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("bench");
     let out = seawall().args(["bench", "--no-sync", "--writers", "3", "--records", "30"]).arg(&dir).output().unwrap();
@@ -435,6 +481,7 @@ fn bench_no_sync_in_a_given_directory() {
 
 #[test]
 fn demo_kills_tears_recovers_and_proves() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let dir = tmp.path().join("demo");
     let out = seawall().args(["demo", "--acks", "300", "--writers", "8"]).arg(&dir).output().unwrap();
@@ -450,6 +497,7 @@ fn demo_kills_tears_recovers_and_proves() {
 
 #[test]
 fn demo_default_runs_in_a_temporary_directory() {
+    let _turn = cli::one_at_a_time();
     let out = seawall().arg("demo").output().unwrap();
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("PASS"));
@@ -457,6 +505,7 @@ fn demo_default_runs_in_a_temporary_directory() {
 
 #[test]
 fn help_documents_the_exit_codes_and_usage_errors_exit_5() {
+    let _turn = cli::one_at_a_time();
     let out = seawall().args(["verify", "--help"]).output().unwrap();
     assert_eq!(code(&out), 0);
     let text = stdout(&out);
@@ -466,4 +515,19 @@ fn help_documents_the_exit_codes_and_usage_errors_exit_5() {
     assert_eq!(code(&out), BAD_ARGS);
     let out = seawall().arg("inspect").output().unwrap();
     assert_eq!(code(&out), BAD_ARGS);
+}
+
+/// Every action `repair` takes prints as a sentence, the copy of records no
+/// later record proved durable among them (it printed as a debug dump).
+#[test]
+fn repair_of_a_crashed_writer_names_the_unclaimed_copy_in_words() {
+    let _turn = cli::one_at_a_time();
+    let (_tmp, dir) = durable_log(5);
+    damage::crash_before_close(&dir);
+    let out = run(&["repair"], &dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let copy = text.lines().find(|l| l.contains("did copy")).unwrap_or_else(|| panic!("no copy in {text}"));
+    assert!(copy.contains("LSN 5..=5 into 0000000000000002.wal: no later record proved them durable"), "{text}");
+    assert!(!text.contains('{') && !text.contains("SegmentId("), "{text}");
 }

@@ -16,6 +16,7 @@ use tempfile::TempDir;
 
 #[test]
 fn argument_errors_are_one_line_with_status_5() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(3);
     let dir = dir.to_str().unwrap();
     let cases: [&[&str]; 8] = [
@@ -43,6 +44,7 @@ fn argument_errors_are_one_line_with_status_5() {
 
 #[test]
 fn help_and_version_print_on_stdout_with_status_0() {
+    let _turn = cli::one_at_a_time();
     for args in [&["--help"][..], &["-h"], &["help"], &["dump", "--help"], &["help", "repair"], &["--version"]] {
         let out = seawall().args(args).output().unwrap();
         out.clone().assert().code(0).stderr("");
@@ -69,6 +71,7 @@ fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn a_closed_pipe_ends_every_command_quietly_with_status_0() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(3000);
     let dir = dir.to_str().unwrap();
     let scratch = TempDir::new().unwrap();
@@ -103,6 +106,7 @@ fn failure_doc(out: &std::process::Output) -> serde_json::Value {
 
 #[test]
 fn json_commands_report_failures_as_json_on_stdout() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(5);
     let missing = dir.join("missing");
     let missing = missing.to_str().unwrap();
@@ -133,6 +137,7 @@ fn json_commands_report_failures_as_json_on_stdout() {
 
 #[test]
 fn verify_json_reports_damage_in_error_and_exit_status() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(10);
     let (status, doc) = verify(&dir);
     assert_eq!((status, doc["error"].is_null()), (CLEAN, true), "{doc}");

@@ -44,6 +44,7 @@ fn quarantine_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn dump_past_damage_prints_the_records_after_the_damage_marked_and_exits_2() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     damage_record(&dir, 10);
     let out = dump(&["--past-damage", "--json"], &dir);
@@ -74,6 +75,7 @@ fn dump_past_damage_prints_the_records_after_the_damage_marked_and_exits_2() {
 
 #[test]
 fn dump_without_past_damage_refuses_lsns_past_the_damage_and_says_how() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     damage_record(&dir, 10);
     let out = dump(&["--from", "20"], &dir);
@@ -90,6 +92,7 @@ fn dump_without_past_damage_refuses_lsns_past_the_damage_and_says_how() {
 
 #[test]
 fn dump_past_damage_finds_damage_inside_a_sealed_segment() {
+    let _turn = cli::one_at_a_time();
     // A plain open trusts sealed segments through their trailers; the
     // past-damage scan reads them.
     let (_tmp, dir) = durable_log(1500);
@@ -107,6 +110,7 @@ fn dump_past_damage_finds_damage_inside_a_sealed_segment() {
 
 #[test]
 fn dump_past_damage_leaves_out_records_a_cut_marker_removed() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(10);
     let (seg, off6) = locate(&dir, 6);
     let (_, end) = valid_end(&dir);
@@ -127,6 +131,7 @@ fn dump_past_damage_leaves_out_records_a_cut_marker_removed() {
 
 #[test]
 fn dump_past_damage_keeps_the_records_written_after_a_cut() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(10);
     let (seg, off6) = locate(&dir, 6);
     let (_, end) = valid_end(&dir);
@@ -155,6 +160,7 @@ fn dump_past_damage_keeps_the_records_written_after_a_cut() {
 
 #[test]
 fn dump_past_damage_leaves_out_records_a_later_segment_supersedes() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(1500);
     let first = Reader::open(&dir).unwrap().inspection().segments[0].clone();
     let (old_last, cut) = (first.last_lsn.unwrap().get(), first.last_lsn.unwrap().get() - 50);
@@ -182,6 +188,7 @@ fn dump_past_damage_leaves_out_records_a_later_segment_supersedes() {
 
 #[test]
 fn dump_past_damage_of_a_clean_log_prints_the_log() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(5);
     let out = dump(&["--past-damage", "--json"], &dir);
     assert_eq!(code(&out), CLEAN, "{}", stderr(&out));
@@ -191,6 +198,7 @@ fn dump_past_damage_of_a_clean_log_prints_the_log() {
 
 #[test]
 fn dump_past_damage_or_meta_with_raw_exits_5() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(5);
     for flag in ["--past-damage", "--meta"] {
         let out = dump(&[flag, "--format", "raw"], &dir);
@@ -201,6 +209,7 @@ fn dump_past_damage_or_meta_with_raw_exits_5() {
 
 #[test]
 fn dump_of_a_quarantine_file_lists_the_records_it_holds() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     damage_record(&dir, 10);
     let out = run(&["repair", "--salvage"], &dir);
@@ -221,6 +230,7 @@ fn dump_of_a_quarantine_file_lists_the_records_it_holds() {
 
 #[test]
 fn dump_of_a_segment_file_lists_its_records_past_its_damage() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     damage_record(&dir, 10);
     let seg = dir.join(SegmentId::new(1).file_name());
@@ -238,6 +248,7 @@ fn dump_of_a_segment_file_lists_its_records_past_its_damage() {
 
 #[test]
 fn dump_of_a_file_that_is_no_segment_exits_3() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let file = tmp.path().join("0000000000000001.wal.64.quarantine");
     std::fs::write(&file, vec![0x5a; 4096]).unwrap();
@@ -249,6 +260,7 @@ fn dump_of_a_file_that_is_no_segment_exits_3() {
 
 #[test]
 fn dump_past_damage_reads_a_segment_whose_header_is_damaged() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(1500);
     let segments = Reader::open(&dir).unwrap().inspection().segments.clone();
     let second = &segments[1];
@@ -275,6 +287,7 @@ fn log_with_meta() -> (TempDir, PathBuf) {
 
 #[test]
 fn dump_meta_prints_metadata_and_purge_point_first() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = log_with_meta();
     let out = dump(&["--meta", "--json"], &dir);
     assert_eq!(code(&out), CLEAN, "{}", stderr(&out));
@@ -295,6 +308,7 @@ fn dump_meta_prints_metadata_and_purge_point_first() {
 
 #[test]
 fn dump_meta_of_a_segment_file_shows_what_its_meta_records_set() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = log_with_meta();
     let seg = dir.join(SegmentId::new(1).file_name());
     let text = stdout(&dump(&["--meta"], &seg));
@@ -304,6 +318,7 @@ fn dump_meta_of_a_segment_file_shows_what_its_meta_records_set() {
 
 #[test]
 fn inspect_shows_metadata_and_purge_point() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = log_with_meta();
     let text = stdout(&run(&["inspect"], &dir));
     assert!(
@@ -330,6 +345,7 @@ fn ten_segments() -> (TempDir, PathBuf) {
 
 #[test]
 fn inspect_names_the_records_of_a_deleted_middle_segment_as_missing() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = ten_segments();
     let segments = Reader::open(&dir).unwrap().inspection().segments.clone();
     let gone = &segments[3];
@@ -357,6 +373,7 @@ fn inspect_names_the_records_of_a_deleted_middle_segment_as_missing() {
 
 #[test]
 fn inspect_names_the_records_of_a_deleted_first_segment_as_missing() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = ten_segments();
     let segments = Reader::open(&dir).unwrap().inspection().segments.clone();
     std::fs::remove_file(&segments[0].path).unwrap();

@@ -32,6 +32,7 @@ fn one_record_log(bytes: &[u8]) -> TempDir {
 
 #[test]
 fn dump_text_respects_from_to_and_limit() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(30);
     let out = dump(&["--from", "5", "--to", "20", "--limit", "3"], &dir);
     assert_eq!(code(&out), 0);
@@ -45,6 +46,7 @@ fn dump_text_respects_from_to_and_limit() {
 
 #[test]
 fn dump_to_past_the_end_stops_at_the_end() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(10);
     let out = dump(&["--json", "--to", "11"], &dir);
     out.clone().assert().code(CLEAN).stderr("");
@@ -57,6 +59,7 @@ fn dump_to_past_the_end_stops_at_the_end() {
 
 #[test]
 fn dump_json_lines_mark_text_and_binary_payloads() {
+    let _turn = cli::one_at_a_time();
     let tmp = TempDir::new().unwrap();
     let (wal, _) = Wal::open(tmp.path(), options()).unwrap();
     wal.append(b"plain text").unwrap();
@@ -87,6 +90,7 @@ fn dump_json_lines_mark_text_and_binary_payloads() {
 
 #[test]
 fn dump_prints_checksums_as_eight_hex_digits_in_every_format() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(20);
     let reader = Reader::open(&dir).unwrap();
     let want: Vec<String> =
@@ -108,6 +112,7 @@ fn dump_prints_checksums_as_eight_hex_digits_in_every_format() {
 
 #[test]
 fn dump_raw_is_length_prefixed_payloads() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(12);
     let out = dump(&["--format", "raw"], &dir);
     assert_eq!(code(&out), 0);
@@ -123,6 +128,7 @@ fn dump_raw_is_length_prefixed_payloads() {
 
 #[test]
 fn dump_hex_shows_header_and_bytes() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(2);
     let out = dump(&["--format", "hex", "--limit", "1"], &dir);
     let text = stdout(&out);
@@ -134,6 +140,7 @@ fn dump_hex_shows_header_and_bytes() {
 
 #[test]
 fn dump_hex_of_binary_payloads_of_every_length() {
+    let _turn = cli::one_at_a_time();
     let bytes: Vec<u8> = (0..=255u8).collect();
     let tmp = TempDir::new().unwrap();
     let (wal, _) = Wal::open(tmp.path(), options()).unwrap();
@@ -158,6 +165,7 @@ fn dump_hex_of_binary_payloads_of_every_length() {
 
 #[test]
 fn dump_max_payload_caps_hex_and_text() {
+    let _turn = cli::one_at_a_time();
     let tmp = one_record_log(&[b'z'; 100]);
     let out = dump(&["--format", "hex", "--max-payload", "20"], tmp.path());
     out.clone().assert().code(CLEAN);
@@ -181,6 +189,7 @@ fn dump_max_payload_caps_hex_and_text() {
 
 #[test]
 fn dump_max_payload_with_json_or_raw_exits_5() {
+    let _turn = cli::one_at_a_time();
     let tmp = one_record_log(b"payload");
     for format in ["json", "raw"] {
         let out = dump(&["--format", format, "--max-payload", "3"], tmp.path());
@@ -191,6 +200,7 @@ fn dump_max_payload_with_json_or_raw_exits_5() {
 
 #[test]
 fn dump_lsn_out_of_range_exits_5() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(10);
     for args in [&["--from", "12"][..], &["--from", "0"][..], &["--from", "5", "--to", "3"][..]] {
         let out = dump(args, &dir);
@@ -205,6 +215,7 @@ fn dump_lsn_out_of_range_exits_5() {
 
 #[test]
 fn dump_to_a_full_disk_exits_6() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(50);
     let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
     let out =
@@ -215,6 +226,7 @@ fn dump_to_a_full_disk_exits_6() {
 
 #[test]
 fn dump_of_a_torn_log_prints_the_valid_records_and_exits_1() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(8);
     tear_tail(&dir);
     let out = dump(&[], &dir);
@@ -234,6 +246,7 @@ fn dump_of_a_torn_log_prints_the_valid_records_and_exits_1() {
 
 #[test]
 fn dump_of_a_corrupt_log_prints_the_records_before_the_damage_and_exits_2() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     let (seg, off) = locate(&dir, 10);
     flip_bit(&seg, off + 40, 0);

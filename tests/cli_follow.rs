@@ -92,6 +92,7 @@ fn texts(range: std::ops::RangeInclusive<u64>) -> Vec<(u64, String)> {
 
 #[test]
 fn follow_prints_what_a_writer_appends_without_taking_the_lock() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(3);
     let follower = Follower::start(&dir, &[]);
     assert_eq!(follower.records(3), texts(1..=3));
@@ -110,6 +111,7 @@ fn follow_prints_what_a_writer_appends_without_taking_the_lock() {
 
 #[test]
 fn follow_goes_on_after_a_cut_from_the_new_end() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(8);
     let follower = Follower::start(&dir, &[]);
     assert_eq!(follower.records(8), texts(1..=8));
@@ -124,6 +126,7 @@ fn follow_goes_on_after_a_cut_from_the_new_end() {
 
 #[test]
 fn follow_stops_by_itself_at_to() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(3);
     let mut follower = Follower::start(&dir, &["--from", "2", "--to", "5"]);
     assert_eq!(follower.records(2), texts(2..=3));
@@ -138,6 +141,7 @@ fn follow_stops_by_itself_at_to() {
 
 #[test]
 fn follow_of_a_corrupt_log_prints_the_records_before_the_damage_and_exits_2() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(40);
     let (seg, off) = locate(&dir, 10);
     flip_bit(&seg, off + 40, 0);
@@ -150,6 +154,7 @@ fn follow_of_a_corrupt_log_prints_the_records_before_the_damage_and_exits_2() {
 
 #[test]
 fn follow_applies_to_a_log_directory_only() {
+    let _turn = cli::one_at_a_time();
     let (_tmp, dir) = durable_log(3);
     let seg = dir.join(seawall::SegmentId::new(1).file_name());
     let out = seawall().args(["dump", "--follow"]).arg(&seg).output().unwrap();

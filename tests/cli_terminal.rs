@@ -54,6 +54,7 @@ fn is_record_line(line: &str, lsn: u64) -> bool {
 
 #[test]
 fn dump_on_a_terminal_keeps_the_progress_bar_out_of_record_lines() {
+    let _turn = cli::one_at_a_time();
     let tmp = log();
     let (seen, status) = run_on_terminal(seawall_now(&["dump"], tmp.path()));
     assert!(status.success(), "{status}: {}", String::from_utf8_lossy(&seen));
@@ -72,6 +73,7 @@ fn dump_on_a_terminal_keeps_the_progress_bar_out_of_record_lines() {
 
 #[test]
 fn dump_to_a_file_from_a_terminal_shows_the_bar_there() {
+    let _turn = cli::one_at_a_time();
     // The control for the test above: with stdout in a file, the same run
     // draws the bar on the terminal, and the file holds clean records.
     let tmp = log();

@@ -127,6 +127,11 @@ fn dump_shows_no_cut_record(_dir: &Path, _log: &CutLog) -> Result<(), String> {
 /// 64 KiB of zeros: past its last non-zero byte only a seeded sample of 256
 /// offsets is damaged.
 fn damage_every_byte(name: &str, preallocate: bool, again: u64) {
+    // One at a time: each spawns `seawall dump` thousands of times, and a
+    // child holds a copy of the other's log lock from its fork to its exec,
+    // which would make the other's reopen of its scratch log fail as locked.
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let scratch = scratch_dir("seawall-cut-check-");
     let log = cut_log(preallocate, again);
     let mut rng = common::Rng::new(0x5eed_c0de);

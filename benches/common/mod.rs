@@ -9,9 +9,12 @@
 #![allow(dead_code)] // each user calls a subset
 
 pub mod alloc;
+pub mod lookup;
+pub mod ops;
 pub mod ours;
 pub mod peer;
 pub mod raw;
+pub mod reopen;
 pub mod report;
 
 use std::path::PathBuf;
@@ -34,7 +37,14 @@ pub struct Sample {
     pub per_fsync: Option<(u64, u64)>,
     /// Peak heap above the starting point during the timed phase, when measured.
     pub heap_peak: Option<u64>,
+    /// Time of each full batch of [`BATCH`] operations of one thread, in
+    /// order (empty when not measured): a stall, such as a segment rotation
+    /// that makes appenders wait, shows as a slow batch.
+    pub batches: Vec<Duration>,
 }
+
+/// Operations per timed batch (see [`Sample::batches`]).
+pub const BATCH: usize = 1 << 16;
 
 impl Sample {
     /// Operations per second.
@@ -59,6 +69,28 @@ impl Sample {
     /// Records per `fdatasync`.
     pub fn records_per_fsync(&self) -> Option<f64> {
         self.per_fsync.map(|(r, f)| r as f64 / f.max(1) as f64)
+    }
+
+    /// The slowest batch over the median batch (see [`Sample::batches`]).
+    pub fn batch_spread(&self) -> Option<f64> {
+        let mut b = self.batches.clone();
+        b.sort_unstable();
+        let (median, worst) = (*b.get((b.len().checked_sub(1)?) / 2)?, *b.last()?);
+        Some(worst.as_secs_f64() / median.as_secs_f64().max(1e-9))
+    }
+
+    /// One sample of several runs of one workload (say, chunks interleaved
+    /// with a baseline's): their counts and times added, latencies pooled.
+    pub fn merge(parts: Vec<Sample>) -> Sample {
+        let mut m = Sample::default();
+        let mut lats = Vec::new();
+        for p in parts {
+            m.ops += p.ops;
+            m.bytes += p.bytes;
+            m.elapsed += p.elapsed;
+            lats.push(p.latencies);
+        }
+        m.with_latencies(lats)
     }
 
     /// Sorts latencies gathered per thread.
@@ -96,6 +128,20 @@ pub struct Scale {
     pub read_bytes: u64,
     /// Segment size for seawall logs.
     pub segment_size: u64,
+    /// Payload bytes of the largest log the open workload reopens.
+    pub open_bytes: u64,
+    /// Payload bytes of its mid-size log.
+    pub open_mid_bytes: u64,
+    /// Opens of each log (interleaved; the median is reported).
+    pub open_reps: usize,
+    /// Random `read`s (and as many `pread`s).
+    pub random_reads: usize,
+    /// Ranges of 64 records read (and as many sets of `pread`s).
+    pub ranges: usize,
+    /// Calls of each new operation and of its baseline.
+    pub ops_iters: usize,
+    /// Measured time of each criterion function (its warm-up is a third).
+    pub criterion_time: Duration,
 }
 
 fn env_f64(name: &str) -> Option<f64> {
@@ -107,10 +153,15 @@ impl Scale {
     /// default 1), `SEAWALL_BENCH_REPEAT` (default 3), `SEAWALL_BENCH_BULK_MIB`
     /// (default 256), `SEAWALL_BENCH_READ_MIB` (default 1024),
     /// `SEAWALL_BENCH_BUFFERED_MIB` (default 128) and
-    /// `SEAWALL_BENCH_SEGMENT_MIB` (seawall's segment size, default 64).
+    /// `SEAWALL_BENCH_SEGMENT_MIB` (seawall's segment size, default 64),
+    /// `SEAWALL_BENCH_OPEN_GIB` (the largest log reopened, default 8; the
+    /// mid-size one is 1 GiB, scaled too), and `SEAWALL_BENCH_CRITERION_SECS`
+    /// (measured time of each criterion function, default 1). The criterion
+    /// groups read and write logs of the suites' sizes.
     pub fn from_env() -> Scale {
         let f = env_f64("SEAWALL_BENCH_SCALE").unwrap_or(1.0).max(0.001);
         let mib = |name, default: f64| (env_f64(name).unwrap_or(default) * f * 1048576.0) as u64;
+        let count = |n: f64, min: usize| ((n * f) as usize).max(min);
         Scale {
             durable_ops: ((2000.0 * f) as usize).max(64),
             repeat: env_f64("SEAWALL_BENCH_REPEAT").map_or(3, |r| r.max(1.0) as usize),
@@ -119,7 +170,23 @@ impl Scale {
             bulk_bytes: mib("SEAWALL_BENCH_BULK_MIB", 256.0),
             read_bytes: mib("SEAWALL_BENCH_READ_MIB", 1024.0),
             segment_size: env_f64("SEAWALL_BENCH_SEGMENT_MIB").map_or(64 << 20, |m| (m * 1048576.0) as u64),
+            open_bytes: mib("SEAWALL_BENCH_OPEN_GIB", 8.0) << 10,
+            open_mid_bytes: (f * (1u64 << 30) as f64) as u64,
+            open_reps: 7,
+            random_reads: count(100_000.0, 1000),
+            ranges: count(5000.0, 100),
+            ops_iters: count(200.0, 20),
+            criterion_time: Duration::from_secs_f64(env_f64("SEAWALL_BENCH_CRITERION_SECS").unwrap_or(1.0).max(0.01)),
         }
+    }
+
+    /// Segments of the logs the open workload reopens: one, a mid size and
+    /// the largest, each at least one more than the one before.
+    pub fn open_segments(&self) -> Vec<usize> {
+        let segs = |bytes: u64| (bytes / self.segment_size) as usize;
+        let big = segs(self.open_bytes).max(3);
+        let mid = segs(self.open_mid_bytes).clamp(2, big - 1);
+        vec![1, mid, big]
     }
 
     /// Tiny sizes that exercise every code path (several segments included).
@@ -132,6 +199,13 @@ impl Scale {
             bulk_bytes: 1 << 20,
             read_bytes: 1 << 20,
             segment_size: 256 << 10,
+            open_bytes: 5 << 18,
+            open_mid_bytes: 3 << 18,
+            open_reps: 2,
+            random_reads: 500,
+            ranges: 20,
+            ops_iters: 5,
+            criterion_time: Duration::from_millis(20),
         }
     }
 }

@@ -2,12 +2,13 @@
 //! full iteration.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use seawall::{Lsn, Options, Reader, Stats, Wal};
 
 use super::raw::run_writers;
-use super::{alloc, payload, per_writer, Sample};
+use super::{alloc, payload, per_writer, Sample, BATCH};
 
 /// Options for benchmark logs: the defaults, with `segment_size`.
 pub fn options(segment_size: u64) -> Options {
@@ -50,20 +51,41 @@ pub fn durable(dir: &Path, opts: Options, writers: usize, size: usize, total: us
 /// with no sync until one at the end. The time is that of the append phase
 /// (which includes writing each full buffer to the page cache): the final
 /// sync runs at the disk's bandwidth, which the bulk workload measures.
+/// Each thread also times its every full batch of [`BATCH`] appends.
 pub fn buffered(dir: &Path, opts: Options, threads: usize, size: usize, records: usize) -> Sample {
     let (wal, _) = Wal::open(dir, opts).expect("open");
     let per = per_writer(records, threads);
     let payloads: Vec<Vec<u8>> = (0..threads).map(|t| payload(t, 0, size)).collect();
+    let batches = Mutex::new(Vec::new());
     let before = wal.stats();
     let (elapsed, _) = run_writers(threads, 1, 0, |t, _| {
-        for _ in 0..per {
-            wal.append(&payloads[t]).expect("append");
+        let mut mine = Vec::with_capacity(per / BATCH);
+        let mut left = per;
+        while left > 0 {
+            let n = left.min(BATCH);
+            let t0 = Instant::now();
+            for _ in 0..n {
+                wal.append(&payloads[t]).expect("append");
+            }
+            if n == BATCH {
+                mine.push(t0.elapsed());
+            }
+            left -= n;
         }
+        batches.lock().unwrap().extend(mine);
     });
     wal.sync(wal.last_lsn()).expect("sync");
     let after = wal.stats();
     wal.close().expect("close");
-    counted((per * threads) as u64, size, elapsed, before, after)
+    let batches = batches.into_inner().unwrap();
+    Sample { batches, ..counted((per * threads) as u64, size, elapsed, before, after) }
+}
+
+/// Records of `size` bytes that fill `segments` segments of `segment_size`
+/// bytes (by their encoded size), so that appending them crosses
+/// `segments - 1` rotations or more.
+pub fn records_for_segments(segment_size: u64, size: usize, segments: f64) -> usize {
+    (segments * segment_size as f64 / seawall::format::record_size(size as u64) as f64).ceil() as usize
 }
 
 /// Size of the records of the bulk and read workloads.
@@ -91,11 +113,13 @@ pub fn bulk(dir: &Path, opts: Options, total: u64) -> Sample {
     }
 }
 
-/// Fills the log in `dir` with `total` bytes of numbered 1 KiB records
-/// (untimed), and closes it.
+/// Appends `total` bytes of numbered 1 KiB records to the log in `dir`
+/// (untimed), and closes it. Numbers go on from the log's last LSN, so that
+/// record `lsn` of a log filled from empty holds `payload(0, lsn - 1, _)`.
 pub fn fill(dir: &Path, opts: Options, total: u64) {
     let (wal, _) = Wal::open(dir, opts).expect("open");
-    for i in 0..(total as usize).div_ceil(BULK_RECORD) {
+    let from = wal.last_lsn().get() as usize;
+    for i in from..from + (total as usize).div_ceil(BULK_RECORD) {
         wal.append(&payload(0, i, BULK_RECORD)).expect("append");
     }
     wal.close().expect("close");

@@ -83,14 +83,26 @@ fn commit(log: &WriteAheadLog, data: &[u8]) {
     entry.commit().expect("commit");
 }
 
-/// `writers` threads each committing entries of one `size`-byte chunk.
-pub fn durable(dir: &Path, writers: usize, size: usize, total: usize, warmup: usize) -> Sample {
-    let log = config(dir).open(Discard).expect("okaywal open");
+/// An okaywal log in `dir` that keeps nothing: the durable workloads' log.
+pub fn open(dir: &Path) -> WriteAheadLog {
+    config(dir).open(Discard).expect("okaywal open")
+}
+
+/// `writers` threads each committing entries of one `size`-byte chunk to
+/// `log`, `total` timed commits in all after `warmup` untimed ones per writer.
+pub fn durable_on(log: &WriteAheadLog, writers: usize, size: usize, total: usize, warmup: usize) -> Sample {
     let per = per_writer(total, writers);
-    let (elapsed, lats) = run_writers(writers, per, warmup, |w, i| commit(&log, &payload(w, i, size)));
-    log.shutdown().expect("okaywal shutdown");
+    let (elapsed, lats) = run_writers(writers, per, warmup, |w, i| commit(log, &payload(w, i, size)));
     let n = (per * writers) as u64;
     Sample { ops: n, bytes: n * size as u64, elapsed, ..Sample::default() }.with_latencies(lats)
+}
+
+/// [`durable_on`] on a fresh log in `dir`.
+pub fn durable(dir: &Path, writers: usize, size: usize, total: usize, warmup: usize) -> Sample {
+    let log = open(dir);
+    let s = durable_on(&log, writers, size, total, warmup);
+    log.shutdown().expect("okaywal shutdown");
+    s
 }
 
 /// One entry of `total` bytes in 1 KiB chunks, committed once.

@@ -1,5 +1,6 @@
 //! The summary table: every sample with its absolute figures and its ratio
-//! to the baselines it is compared with, then the targets.
+//! to the baselines it is compared with, then the targets, and the
+//! spread of each target over several rounds of the whole bench.
 
 use std::fmt::Write as _;
 
@@ -12,13 +13,21 @@ pub enum Metric {
     Ops,
     /// Payload bytes per second.
     Bytes,
+    /// Median latency, in seconds: a ratio under it is a cost (lower is
+    /// better), unlike the two rates above.
+    P50,
+    /// 99th-percentile latency, in seconds (a cost, like [`Metric::P50`]).
+    P99,
 }
 
 impl Metric {
     fn of(self, s: &Sample) -> f64 {
+        let secs = |q| s.percentile(q).map_or(f64::NAN, |d| d.as_secs_f64());
         match self {
             Metric::Ops => s.ops_per_sec(),
             Metric::Bytes => s.mb_per_sec(),
+            Metric::P50 => secs(0.5),
+            Metric::P99 => secs(0.99),
         }
     }
 }
@@ -42,8 +51,8 @@ pub struct Target {
     /// The measured value.
     pub measured: f64,
     /// The goal: the measured value must be at least this (or, when
-    /// `at_most`, at most this).
-    pub goal: f64,
+    /// `at_most`, at most this). `None` for a row reported for information.
+    pub goal: Option<f64>,
     /// Whether the goal is an upper bound.
     pub at_most: bool,
     /// Unit for printing (`x` for ratios).
@@ -51,13 +60,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// Whether the run met the target.
-    pub fn met(&self) -> bool {
-        if self.at_most {
-            self.measured <= self.goal
-        } else {
-            self.measured >= self.goal
-        }
+    /// Whether the run met the target (`None` for an informational row).
+    pub fn met(&self) -> Option<bool> {
+        let goal = self.goal?;
+        Some(if self.at_most { self.measured <= goal } else { self.measured >= goal })
+    }
+
+    fn goal_text(&self) -> String {
+        let cmp = if self.at_most { "<=" } else { ">=" };
+        self.goal.map_or("-".into(), |g| format!("{cmp} {}{}", fmt_num(g), self.unit))
     }
 }
 
@@ -76,9 +87,10 @@ impl Report {
         self.rows.iter().find(|r| r.name == name).map(|r| &r.sample)
     }
 
-    /// The ratio `name / base` under `metric`, if both ran.
+    /// The ratio `name / base` under `metric`, if both ran (and, for a
+    /// latency metric, both measured latencies).
     pub fn ratio(&self, name: &str, base: &str, metric: Metric) -> Option<f64> {
-        Some(metric.of(self.get(name)?) / metric.of(self.get(base)?))
+        Some(metric.of(self.get(name)?) / metric.of(self.get(base)?)).filter(|r| r.is_finite())
     }
 
     /// Adds a sample, with its ratio to each of `bases` that already ran,
@@ -88,6 +100,7 @@ impl Report {
         let ratios = bases
             .iter()
             .filter_map(|b| self.get(b).map(|s| (b.to_string(), metric.of(&sample) / metric.of(s))))
+            .filter(|(_, r)| r.is_finite())
             .collect();
         let row = Row { name, sample, ratios };
         eprintln!("{}", line(&row));
@@ -97,7 +110,15 @@ impl Report {
     /// Records a target for a measured value (skipped if the value is missing).
     pub fn target(&mut self, what: &str, measured: Option<f64>, goal: f64, at_most: bool, unit: &'static str) {
         if let Some(measured) = measured {
-            self.targets.push(Target { what: what.into(), measured, goal, at_most, unit });
+            self.targets.push(Target { what: what.into(), measured, goal: Some(goal), at_most, unit });
+        }
+    }
+
+    /// Records a measured value with no goal, for information (skipped if
+    /// the value is missing).
+    pub fn info(&mut self, what: &str, measured: Option<f64>, unit: &'static str) {
+        if let Some(measured) = measured {
+            self.targets.push(Target { what: what.into(), measured, goal: None, at_most: false, unit });
         }
     }
 
@@ -132,20 +153,80 @@ impl Report {
     pub fn targets_table(&self) -> String {
         let mut out = String::from("| target | goal | measured | met |\n|---|---:|---:|---|\n");
         for t in &self.targets {
-            let cmp = if t.at_most { "<=" } else { ">=" };
-            let _ = writeln!(
-                out,
-                "| {} | {cmp} {}{} | {}{} | {} |",
-                t.what,
-                fmt_num(t.goal),
-                t.unit,
-                fmt_num(t.measured),
-                t.unit,
-                if t.met() { "yes" } else { "no" }
-            );
+            let met = t.met().map_or("-", |m| if m { "yes" } else { "no" });
+            let _ = writeln!(out, "| {} | {} | {}{} | {met} |", t.what, t.goal_text(), fmt_num(t.measured), t.unit);
         }
         out
     }
+}
+
+/// One target over several rounds: its median, its range, and in how many
+/// rounds it was met.
+#[derive(Debug)]
+pub struct Spread {
+    /// What is measured.
+    pub what: String,
+    /// The goal, as printed (`-` for an informational row).
+    pub goal: String,
+    /// Unit for printing.
+    pub unit: &'static str,
+    /// The measured values, one per round that measured it, sorted.
+    pub values: Vec<f64>,
+    /// Rounds that met the goal (`None` without a goal).
+    pub met: Option<usize>,
+}
+
+impl Spread {
+    /// The median value (the lower middle one of an even count).
+    pub fn median(&self) -> f64 {
+        self.values[(self.values.len() - 1) / 2]
+    }
+}
+
+/// Every target of `rounds`, in the order first measured, with its values
+/// across the rounds.
+pub fn spreads(rounds: &[Report]) -> Vec<Spread> {
+    let mut out: Vec<Spread> = Vec::new();
+    for t in rounds.iter().flat_map(|r| &r.targets) {
+        let i = match out.iter().position(|s| s.what == t.what) {
+            Some(i) => i,
+            None => {
+                let met = t.goal.map(|_| 0);
+                out.push(Spread { what: t.what.clone(), goal: t.goal_text(), unit: t.unit, values: vec![], met });
+                out.len() - 1
+            }
+        };
+        let s = &mut out[i];
+        s.values.push(t.measured);
+        if let (Some(n), Some(true)) = (&mut s.met, t.met()) {
+            *n += 1;
+        }
+    }
+    for s in &mut out {
+        s.values.sort_by(f64::total_cmp);
+    }
+    out
+}
+
+/// The targets over several rounds, as Markdown: median, range (min–max)
+/// and the rounds that met each goal.
+pub fn spread_table(rounds: &[Report]) -> String {
+    let mut out = String::from("| target | goal | median | spread (min–max) | met |\n|---|---:|---:|---:|---|\n");
+    for s in spreads(rounds) {
+        let (lo, hi) = (s.values[0], s.values[s.values.len() - 1]);
+        let met = s.met.map_or("-".into(), |n| format!("{n} of {}", s.values.len()));
+        let _ = writeln!(
+            out,
+            "| {} | {} | {}{u} | {}–{}{u} | {met} |",
+            s.what,
+            s.goal,
+            fmt_num(s.median()),
+            fmt_num(lo),
+            fmt_num(hi),
+            u = s.unit
+        );
+    }
+    out
 }
 
 fn line(r: &Row) -> String {
@@ -169,14 +250,18 @@ fn line(r: &Row) -> String {
 fn fmt_num(v: f64) -> String {
     if v >= 1000.0 {
         format!("{v:.0}")
-    } else {
+    } else if v >= 0.1 || v == 0.0 {
         format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
     }
 }
 
-/// Formats a byte count in KiB or MiB.
+/// Formats a byte count in KiB, MiB or GiB.
 pub fn fmt_bytes(b: u64) -> String {
-    if b >= 1 << 20 {
+    if b >= 1 << 30 {
+        format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+    } else if b >= 1 << 20 {
         format!("{:.1} MiB", b as f64 / 1048576.0)
     } else {
         format!("{:.0} KiB", b as f64 / 1024.0)

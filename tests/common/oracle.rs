@@ -288,8 +288,20 @@ pub fn check_damaged_state(
     damage.apply(dir);
     // Reader first: it modifies nothing, so open can follow on the same
     // copy. Open's verdict is the one reported first.
+    let before = files_of(dir);
     let reader = judge_reader(dir, e, excused);
-    judge_open(dir, e, excused, opts).and_then(|outcome| reader.map(|()| outcome))
+    judge_open(dir, e, excused, opts, &before).and_then(|outcome| reader.map(|()| outcome))
+}
+
+/// Every file of `dir` with its bytes, except the lock file (its content is
+/// no part of the log).
+fn files_of(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap())
+        .filter(|entry| entry.file_name() != seawall::format::LOCK_FILE)
+        .map(|entry| (entry.file_name().to_string_lossy().into_owned(), std::fs::read(entry.path()).unwrap()))
+        .collect()
 }
 
 /// The read-only view of a damaged log (what `seawall verify` and `dump`
@@ -323,7 +335,13 @@ fn judge_reader(dir: &Path, e: &Expect, excused: bool) -> Result<(), String> {
 /// `Wal::open` of a damaged log: every acknowledged record back, or
 /// `Error::Corruption` from open or a read, or (frontier) a shorter log of
 /// the model's records; after a refusal, salvage keeps only model records.
-fn judge_open(dir: &Path, e: &Expect, excused: bool, opts: &Options) -> Result<DamageOutcome, String> {
+fn judge_open(
+    dir: &Path,
+    e: &Expect,
+    excused: bool,
+    opts: &Options,
+    before: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<DamageOutcome, String> {
     let open =
         |mode: RecoveryMode| Wal::open_with(dir, opts.clone().recovery_mode(mode), Arc::new(PassThroughFs(NoSync)));
     let read = |wal: &Wal| {
@@ -332,8 +350,12 @@ fn judge_open(dir: &Path, e: &Expect, excused: bool, opts: &Options) -> Result<D
     };
     match open(RecoveryMode::TruncateTornTail) {
         Err(Error::Corruption { .. }) => {
-            // A refused open modified nothing; salvage cuts at the damage,
-            // and what it keeps is still the model's.
+            // A refused open (and the Reader before it) modified nothing;
+            // salvage cuts at the damage, and what it keeps is still the
+            // model's.
+            if files_of(dir) != *before {
+                return Err("open refused the log as corrupt, but changed its files".to_string());
+            }
             let (wal, _) = open(RecoveryMode::Salvage).map_err(|err| format!("salvage open failed: {err}"))?;
             let (r, _) = read(&wal)?;
             check_records_only(e, &r).map_err(|m| format!("after salvage: {m}"))?;

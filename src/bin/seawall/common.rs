@@ -120,6 +120,13 @@ pub fn open_reader(dir: &Path) -> Result<Reader, Failure> {
     with_spinner("scanning segments", || Reader::open(dir)).map_err(Failure::from)
 }
 
+/// Opens `dir` with [`Reader::verify`]: every record of every segment is
+/// checked, sealed ones included (which [`open_reader`] trusts through
+/// their trailers).
+pub fn verify_reader(dir: &Path) -> Result<Reader, Failure> {
+    with_spinner("checking every record", || Reader::verify(dir)).map_err(Failure::from)
+}
+
 /// Checks that `dir` is absent or empty: commands that write a fresh log
 /// (`bench`, `demo`) must never touch an existing one.
 pub fn check_fresh_dir(dir: &Path, command: &str) -> Result<(), Failure> {
@@ -197,7 +204,7 @@ pub fn state_name(s: SegmentState) -> String {
         SegmentState::Superseded => "superseded".into(),
         SegmentState::Corrupt(r) => format!("corrupt ({r})"),
         SegmentState::AfterCorruption => "after-corruption".into(),
-        _ => format!("{s:?}").to_lowercase(),
+        _ => s.to_string(),
     }
 }
 

@@ -298,7 +298,7 @@ fn describe(a: &RecoveryAction) -> String {
         RecoveryAction::RemovedSegment { segment, reason } => {
             format!("removed segment {segment} ({})", common::removal_reason(*reason))
         }
-        other => format!("{other:?}"),
+        other => other.to_string(),
     }
 }
 

@@ -6,7 +6,7 @@ use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
 use seawall::format::{LOCK_FILE, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE};
-use seawall::{Error, Inspection, Options, RecoveryAction, RecoveryMode, RecoveryReport, Wal};
+use seawall::{Error, Inspection, Lsn, Options, RecoveryAction, RecoveryMode, RecoveryReport, Wal};
 
 use crate::common::{self, tail_sentence, Exit, Failure};
 
@@ -110,6 +110,15 @@ fn print_report(out: &mut impl Write, args: &Args, r: &RecoveryReport, verb: &st
     writeln!(out, "the log {holds} {range} in {files}; {} {cut}", common::count(r.bytes_dropped(), "byte"))
 }
 
+/// What a copy of unclaimed records carried: LSNs, or metadata alone.
+fn copied(first: Lsn, last: Lsn) -> String {
+    if last >= first {
+        format!("LSN {first}..={last}")
+    } else {
+        "the metadata".to_string()
+    }
+}
+
 fn action_row(a: &RecoveryAction, verb: &str) -> Vec<String> {
     let row = |what: &str, seg: String, detail: String| vec![format!("  {verb} {what}"), seg, detail];
     match a {
@@ -129,6 +138,16 @@ fn action_row(a: &RecoveryAction, verb: &str) -> Vec<String> {
             segment.file_name(),
             format!("bytes {offset}..{} ({bytes} bytes) overwritten with zeros", offset + bytes),
         ),
-        _ => row("change", String::new(), format!("{a:?}")),
+        RecoveryAction::CopiedUnclaimed { segment, into, first_lsn, last_lsn } => row(
+            "copy",
+            segment.file_name(),
+            format!("{} into {}: no later record proved them durable", copied(*first_lsn, *last_lsn), into.file_name()),
+        ),
+        RecoveryAction::RepairedPage { segment, offset, bytes } => row(
+            "rebuild",
+            segment.file_name(),
+            format!("bytes {offset}..{} ({bytes} bytes) from parity", offset + bytes),
+        ),
+        _ => row("change", String::new(), a.to_string()),
     }
 }

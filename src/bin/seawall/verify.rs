@@ -27,9 +27,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<Exit, Failure> {
     // A log that cannot be opened is reported by `main`, as JSON too.
-    let reader = common::open_reader(&args.dir)?;
+    // The full scan: sealed segments are walked too, not trusted through
+    // their trailers as a normal open does.
+    let reader = common::verify_reader(&args.dir)?;
     let writer = common::writer_state(&args.dir);
-    // Opening the reader already validated every record; reading every
+    // The scan already validated every record; reading every
     // record again through its iterator checks each payload a second time,
     // exactly as a library user would read it, and catches a file that
     // changed between the two passes.

@@ -161,7 +161,7 @@ fn unreadable_sector_in_the_active_segment_fails_open_and_changes_nothing() {
     let (seg, off) = places.last().unwrap().clone();
     let fs = BadSectors { file: seg, bad: off..off + 512 };
     let before = snapshot(&dir);
-    let err = Wal::open_with(&dir, options(), Arc::new(fs)).err().expect("the tail cannot be read");
+    let err = Wal::open_with(&dir, options(), Arc::new(fs)).expect_err("the tail cannot be read");
     assert!(is_eio(&err), "{err}");
     assert_eq!(snapshot(&dir), before, "a failed open changed the log");
     // The disk healed (the sector was remapped): the log opens whole.

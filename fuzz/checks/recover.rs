@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use seawall::format::{record_size, FORMAT_VERSION, MAX_LSN, RECORD_ALIGN, SEGMENT_HEADER_LEN};
+use seawall::format::{FORMAT_VERSION, MAX_LSN, RECORD_ALIGN, SEGMENT_HEADER_LEN};
 use seawall::raw::{decode_record, encode_record};
 use seawall::{Error, Lsn, Options, Reader, RecordKind, RecoveryMode, SegmentHeader, SegmentId, TailState, Wal};
 
@@ -163,6 +163,8 @@ fn written_log(input: &mut Input, dir: &Path) {
     // The log's records from LSN `first`, and whether each ends a unit.
     let (mut first, mut payloads, mut ends, mut cuts) = (1u64, Vec::<Vec<u8>>::new(), Vec::<bool>::new(), 0u64);
     let (mut purged, mut cut) = (BTreeMap::new(), Vec::new());
+    // The files as they were when everything written was last durable.
+    let mut synced = snapshot(gen.path());
     for _ in 0..8 + input.below(120) {
         let c = input.byte();
         let len = usize::from(c) * 8;
@@ -175,6 +177,7 @@ fn written_log(input: &mut Input, dir: &Path) {
             cut.extend(payloads.drain(keep..).enumerate().map(|(i, p)| (first + (keep + i) as u64, p)));
             ends.truncate(keep);
             cuts += 1;
+            synced = snapshot(gen.path());
         } else if c.is_multiple_of(19) {
             let to = first + u64::from(c) % (payloads.len() as u64 + 1);
             let new_first = wal.truncate_before(Lsn::new(to)).expect("truncate_before").get();
@@ -183,6 +186,7 @@ fn written_log(input: &mut Input, dir: &Path) {
                 .extend(payloads.drain(..(new_first - first) as usize).enumerate().map(|(i, p)| (first + i as u64, p)));
             ends.drain(..(new_first - first) as usize);
             first = new_first;
+            synced = snapshot(gen.path());
         } else if c.is_multiple_of(11) {
             let batch: Vec<Vec<u8>> = (0..2 + u64::from(c % 2)).map(|i| pattern(next + i, len / 2, cuts)).collect();
             wal.append_batch(batch.iter().map(|p| p.as_slice())).expect("append a batch");
@@ -195,11 +199,13 @@ fn written_log(input: &mut Input, dir: &Path) {
         }
         if c.is_multiple_of(5) {
             wal.sync(wal.last_lsn()).expect("sync");
+            synced = snapshot(gen.path());
         }
     }
     let mode = input.byte() % 3;
     if mode == 2 {
         wal.sync(wal.last_lsn()).expect("sync");
+        synced = snapshot(gen.path());
     }
     let durable = wal.durable_lsn().get();
     let mut files = snapshot(gen.path());
@@ -210,7 +216,7 @@ fn written_log(input: &mut Input, dir: &Path) {
             Promise::Nothing
         }
         1 => {
-            let region = beyond_durable(&files, durable);
+            let region = beyond_synced(&files, &synced);
             mutate(input, &mut files, region, 4);
             Promise::TornAtWorst(durable)
         }
@@ -257,22 +263,20 @@ fn add_spare(input: &mut Input, files: &mut Snapshot, first_lsn: u64) {
     files.push((id.file_name(), bytes));
 }
 
-/// The bytes a crash may have left torn: those after record `durable` in the
-/// last segment (every earlier segment was synced before its successor's
-/// header was written).
-fn beyond_durable(files: &Snapshot, durable: u64) -> Region {
-    let tmp = tempdir();
-    restore(files, tmp.path());
-    let reader = Reader::open(tmp.path()).expect("an undamaged log opens");
+/// Where a crash may have damaged the log: the bytes of its last file
+/// written since everything written was last durable (a `sync`, or a
+/// truncation, which syncs what it writes). Every byte before that point was
+/// durable: the data records' and the log's own (its metadata snapshot,
+/// purge points and cut markers), which a region starting after the last
+/// durable data record wrongly took for unsynced.
+fn beyond_synced(files: &Snapshot, synced: &Snapshot) -> Region {
     let last = files.len() - 1;
-    let last_id = SegmentId::from_file_name(&files[last].0).expect("segment file");
-    let mut from = SEGMENT_HEADER_LEN;
-    for rec in reader.iter_from(reader.first_lsn()).expect("iterate") {
-        let rec = rec.expect("an undamaged log reads back");
-        if rec.lsn().get() == durable && rec.segment() == last_id {
-            from = rec.offset() as usize + record_size(rec.payload().len() as u64) as usize;
-        }
-    }
+    let (name, bytes) = &files[last];
+    let from = match synced.iter().find(|(n, _)| n == name) {
+        Some((_, old)) => bytes.iter().zip(old.iter()).position(|(a, b)| a != b).unwrap_or(old.len().min(bytes.len())),
+        // Started since: its header was synced before any record.
+        None => SEGMENT_HEADER_LEN,
+    };
     Region::After { file: last, from }
 }
 

@@ -145,7 +145,8 @@ impl Wal {
         {
             let st = self.inner.gc.lock_state();
             st.check_usable()?;
-            if c + 1 < st.first_lsn || c > st.last_lsn() {
+            // `c > last` first: below it, `c + 1` cannot overflow.
+            if c > st.last_lsn() || c + 1 < st.first_lsn {
                 return Err(st.out_of_range(lsn));
             }
             if c + 1 == st.first_lsn && c < st.last_lsn() {
@@ -157,7 +158,7 @@ impl Wal {
         let inner = self.inner.clone();
         inner.gc.exclusive(|st, writer| {
             // Re-check under the exclusive hold: appends may have moved on.
-            if c + 1 < st.first_lsn || c > st.last_lsn() {
+            if c > st.last_lsn() || c + 1 < st.first_lsn {
                 return Err(st.out_of_range(lsn));
             }
             if c == st.last_lsn() {

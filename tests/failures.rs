@@ -101,6 +101,16 @@ fn lsns_out_of_range_are_rejected() {
     assert_eq!(wal.iter_from(Lsn::new(6)).unwrap().count(), 0);
     assert!(matches!(wal.truncate_after(Lsn::new(6)), Err(Error::LsnOutOfRange { .. })));
     assert!(matches!(wal.truncate_before(Lsn::new(7)), Err(Error::LsnOutOfRange { .. })));
+    // The largest LSN an argument can name is out of range too, never an
+    // overflow (truncate_after(u64::MAX) added 1 to it and panicked).
+    let max = Lsn::new(u64::MAX);
+    assert!(matches!(wal.truncate_after(max), Err(Error::LsnOutOfRange { .. })));
+    assert!(matches!(wal.truncate_before(max), Err(Error::LsnOutOfRange { .. })));
+    assert!(matches!(wal.read(max), Err(Error::LsnOutOfRange { .. })));
+    assert!(matches!(wal.sync(max), Err(Error::LsnOutOfRange { .. })));
+    assert!(matches!(wal.range(max..), Err(Error::LsnOutOfRange { .. })));
+    assert!(matches!(wal.reset(max), Err(Error::LsnOutOfRange { .. })));
+    assert_eq!(wal.last_lsn(), Lsn::new(5), "nothing changed");
     let batch = wal.append_batch([&b"x"[..], b"y", b"z"]).unwrap();
     assert!(matches!(wal.truncate_after(Lsn::new(batch.start().get())), Err(Error::InsideBatch { .. })));
     wal.truncate_after(Lsn::new(batch.end().get())).unwrap();

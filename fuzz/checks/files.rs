@@ -6,9 +6,11 @@
 use std::ops::Range;
 use std::path::Path;
 
-use seawall::format::{LOCK_FILE, SEGMENT_HEADER_LEN};
-use seawall::raw::HeaderState;
-use seawall::{SegmentHeader, SegmentId};
+use seawall::format::{
+    LOCK_FILE, PARITY_END_OFF, PARITY_PAGE, PARITY_PAYLOAD_LEN, PARITY_RECORD_LEN, PARITY_START_OFF, SEGMENT_HEADER_LEN,
+};
+use seawall::raw::{decode_record, HeaderState};
+use seawall::{RecordKind, SegmentHeader, SegmentId};
 
 use super::input::Input;
 
@@ -183,7 +185,49 @@ pub(crate) fn frontier(files: &Snapshot) -> Option<(usize, Range<usize>)> {
     Some((file, end.saturating_sub(4096)..end))
 }
 
-/// Whether any of `touched` lies in the frontier of `files` (undamaged).
+/// Whether `touched` may cost records at the end of the log (FORMAT.md
+/// §6.2): it lies in the frontier of `files` (undamaged), or it defeats the
+/// parity of the last window (more than one of its pages, or one page and
+/// the parity record itself). One damage never defeats a parity, so the
+/// crash explorer, which damages one place at a time, needs only the first.
 pub(crate) fn touches_frontier(files: &Snapshot, touched: &[(usize, Range<usize>)]) -> bool {
-    frontier(files).is_some_and(|(f, r)| touched.iter().any(|(t, d)| *t == f && d.start < r.end && r.start < d.end))
+    let overlaps =
+        |f: usize, r: &Range<usize>| touched.iter().any(|(t, d)| *t == f && d.start < r.end && r.start < d.end);
+    if frontier(files).is_some_and(|(f, r)| overlaps(f, &r)) {
+        return true;
+    }
+    let Some((f, window, parity)) = last_parity(files) else { return false };
+    let mut pages: Vec<usize> = touched
+        .iter()
+        .filter(|(t, d)| *t == f && d.start < window.end && window.start < d.end)
+        .flat_map(|(_, d)| d.start.max(window.start) / PARITY_PAGE..=(d.end.min(window.end) - 1) / PARITY_PAGE)
+        .collect();
+    pages.sort_unstable();
+    pages.dedup();
+    pages.len() >= 2 || (!pages.is_empty() && overlaps(f, &parity))
+}
+
+/// The last window of the log and its parity record, if the last segment
+/// file holding data ends with one (a sync that acknowledged more than
+/// `FRONTIER` bytes): (file index, window, parity record).
+fn last_parity(files: &Snapshot) -> Option<(usize, Range<usize>, Range<usize>)> {
+    let (file, _) = frontier(files)?;
+    let bytes = &files[file].1;
+    let id = SegmentId::from_file_name(&files[file].0)?;
+    let HeaderState::Valid(h) = SegmentHeader::decode(bytes, id) else { return None };
+    let end = data_end(bytes);
+    // The parity record starts on a page boundary and is the last record
+    // written (its last bytes may be zeros, or lie on the next page).
+    let last_page = end.checked_sub(1)? / PARITY_PAGE * PARITY_PAGE;
+    let (at, rec) = [Some(last_page), last_page.checked_sub(PARITY_PAGE)].into_iter().flatten().find_map(|at| {
+        let rec = decode_record(bytes, at, h.salt).ok()?;
+        let last = rec.kind == RecordKind::Parity && rec.payload_len == PARITY_PAYLOAD_LEN;
+        (last && at + PARITY_RECORD_LEN as usize >= end).then_some((at, rec))
+    })?;
+    let field = |o: usize| {
+        let b = &bytes[rec.payload_start + o..rec.payload_start + o + 4];
+        u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize
+    };
+    let (start, stop) = (field(PARITY_START_OFF), field(PARITY_END_OFF));
+    (start < stop && stop == at).then(|| (file, start..stop, at..at + PARITY_RECORD_LEN as usize))
 }

@@ -481,7 +481,18 @@ fn rebase(
         factory.fs.remove(&tail.path).map_err(|e| Error::io("remove", &tail.path, e))?;
         factory.fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
     } else {
-        // The old tail keeps what its claim covers.
+        // The old tail keeps what its claim covers, and the originals of the
+        // copies go: left in place, only the copy's header would hide them,
+        // and after a cut of the copied records (`truncate_after`) damage to
+        // that header would bring them back. The copy is born (its claim is
+        // durable), so the old tail's walk reaches the copy's first LSN
+        // before these bytes, whatever a crash leaves of the clearing.
+        // (A copy of the metadata alone has no originals to clear.)
+        if let Some(&from) = offsets.get(keep) {
+            let from = u64::from(from);
+            crate::repair::write_zeros(handle.file.as_ref(), &handle.path, from, tail.end - from)?;
+            handle.file.sync_data().map_err(|e| Error::io("fdatasync", &handle.path, e))?;
+        }
         set.push_known(
             tail.id,
             tail.header.first_lsn,

@@ -4,87 +4,21 @@
 //! never a `SIGBUS` that kills the process, and never a reason to cut or
 //! clear anything.
 
-use std::io;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use seawall::io::{FileSystem, StdFs, WalFile};
+#[path = "support/probe_fs.rs"]
+mod probe_fs;
+
+use probe_fs::{ProbeFs, EIO};
 use seawall::{Error, Lsn, Options, Reader, Wal};
 
-/// Passes everything to the real file system, except that reads of
-/// `bad` in the file named `file` fail with `EIO`.
-#[derive(Debug)]
-struct BadSectors {
-    file: PathBuf,
-    bad: Range<u64>,
+/// The real file system, with `range` of the file at `path` unreadable.
+fn bad_sectors(path: &Path, range: std::ops::Range<u64>) -> Arc<ProbeFs> {
+    let fs = ProbeFs::new();
+    fs.make_unreadable(path, range);
+    Arc::new(fs)
 }
-
-#[derive(Debug)]
-struct File {
-    inner: Box<dyn WalFile>,
-    bad: Option<Range<u64>>,
-}
-
-impl BadSectors {
-    fn wrap(&self, path: &Path, inner: Box<dyn WalFile>) -> Box<dyn WalFile> {
-        let bad = (path == self.file).then(|| self.bad.clone());
-        Box::new(File { inner, bad })
-    }
-}
-
-impl FileSystem for BadSectors {
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(self.wrap(path, StdFs.create(path)?))
-    }
-    fn open(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(self.wrap(path, StdFs.open(path)?))
-    }
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(self.wrap(path, StdFs.open_read(path)?))
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        StdFs.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove(path)
-    }
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(path)
-    }
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        StdFs.sync_dir(path)
-    }
-}
-
-impl WalFile for File {
-    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        self.inner.write_at(buf, offset)
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        self.inner.sync_data()
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        match &self.bad {
-            Some(bad) if offset < bad.end && bad.start < offset + buf.len() as u64 => {
-                Err(io::Error::from_raw_os_error(EIO))
-            }
-            _ => self.inner.read_at(buf, offset),
-        }
-    }
-    fn len(&self) -> io::Result<u64> {
-        self.inner.len()
-    }
-    fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len)
-    }
-    fn allocate(&self, len: u64) -> io::Result<()> {
-        self.inner.allocate(len)
-    }
-}
-
-/// `EIO` on Linux.
-const EIO: i32 = 5;
 
 fn options() -> Options {
     Options::default().segment_size(64 * 1024).background_preallocation(false)
@@ -131,10 +65,9 @@ fn unreadable_sector_in_a_sealed_segment_fails_only_the_reads_that_touch_it() {
     let places = log_of(&dir, 2000);
     let (seg, off) = places[99].clone();
     assert!(places.iter().any(|(s, _)| *s != seg), "the record's segment is sealed: a later one exists");
-    let fs = BadSectors { file: seg.clone(), bad: off..off + 1 };
+    let fs = bad_sectors(&seg, off..off + 1);
     let before = snapshot(&dir);
-    let (wal, _) =
-        Wal::open_with(&dir, options(), Arc::new(fs)).expect("open need not read a sealed segment's records");
+    let (wal, _) = Wal::open_with(&dir, options(), fs).expect("open need not read a sealed segment's records");
     let err = wal.read(Lsn::new(100)).expect_err("the record's bytes cannot be read");
     assert!(is_eio(&err), "{err}");
     for lsn in [1, 99, 101, 2000] {
@@ -159,9 +92,9 @@ fn unreadable_sector_in_the_active_segment_fails_open_and_changes_nothing() {
     let dir = tmp.path().join("log");
     let places = log_of(&dir, 2000);
     let (seg, off) = places.last().unwrap().clone();
-    let fs = BadSectors { file: seg, bad: off..off + 512 };
+    let fs = bad_sectors(&seg, off..off + 512);
     let before = snapshot(&dir);
-    let err = Wal::open_with(&dir, options(), Arc::new(fs)).expect_err("the tail cannot be read");
+    let err = Wal::open_with(&dir, options(), fs).expect_err("the tail cannot be read");
     assert!(is_eio(&err), "{err}");
     assert_eq!(snapshot(&dir), before, "a failed open changed the log");
     // The disk healed (the sector was remapped): the log opens whole.

@@ -389,8 +389,7 @@ fn a_damaged_copy_header_does_not_bring_back_records_cut_from_the_copy() {
     let (wal, _) = Wal::open(dir.path(), opts(false)).expect("recover");
     wal.truncate_after(Lsn::new(2)).expect("truncate_after");
     wal.close().expect("close");
-    let mut segments: Vec<String> =
-        dir_contents(dir.path()).into_iter().map(|(n, _)| n).filter(|n| n.ends_with(".wal")).collect();
+    let mut segments: Vec<String> = dir_contents(dir.path()).into_keys().filter(|n| n.ends_with(".wal")).collect();
     segments.sort();
     assert!(segments.len() >= 2, "recovery copied record 3 into a new segment: {segments:?}");
     let copy = dir.path().join(segments.last().expect("a segment"));

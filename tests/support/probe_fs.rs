@@ -2,11 +2,13 @@
 //! I/O: it counts the bytes every `read_at` returns (so a test can tell one
 //! record's read from a scan, without timing anything), and can hold every
 //! `fdatasync` at a gate until the test opens it (so a test can gather
-//! waiters behind one flush it knows is in progress).
+//! waiters behind one flush it knows is in progress), and can make a range
+//! of one file unreadable (`EIO`, a latent sector error).
 #![allow(dead_code)]
 
 use std::io;
-use std::path::Path;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -24,7 +26,13 @@ struct Gate {
 struct Shared {
     bytes_read: AtomicU64,
     gate: Gate,
+    /// A file and the range of it whose reads fail with `EIO`, for files
+    /// opened after it was set.
+    unreadable: Mutex<Option<(PathBuf, Range<u64>)>>,
 }
+
+/// `EIO` on Linux.
+pub const EIO: i32 = 5;
 
 /// The real file system, observed. Clones share their counters and gate.
 #[derive(Clone, Debug, Default)]
@@ -61,20 +69,27 @@ impl ProbeFs {
         }
     }
 
-    fn wrap(&self, file: Box<dyn WalFile>) -> Box<dyn WalFile> {
-        Box::new(ProbeFile { fs: self.clone(), file })
+    /// Reads of `range` of the file at `path`, opened from now on, fail
+    /// with `EIO`.
+    pub fn make_unreadable(&self, path: &Path, range: Range<u64>) {
+        *self.0.unreadable.lock().unwrap() = Some((path.to_path_buf(), range));
+    }
+
+    fn wrap(&self, path: &Path, file: Box<dyn WalFile>) -> Box<dyn WalFile> {
+        let unreadable = self.0.unreadable.lock().unwrap().clone().filter(|(p, _)| p == path).map(|(_, r)| r);
+        Box::new(ProbeFile { fs: self.clone(), file, unreadable })
     }
 }
 
 impl FileSystem for ProbeFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        StdFs.create(path).map(|f| self.wrap(f))
+        StdFs.create(path).map(|f| self.wrap(path, f))
     }
     fn open(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        StdFs.open(path).map(|f| self.wrap(f))
+        StdFs.open(path).map(|f| self.wrap(path, f))
     }
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        StdFs.open_read(path).map(|f| self.wrap(f))
+        StdFs.open_read(path).map(|f| self.wrap(path, f))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         StdFs.rename(from, to)
@@ -94,6 +109,7 @@ impl FileSystem for ProbeFs {
 struct ProbeFile {
     fs: ProbeFs,
     file: Box<dyn WalFile>,
+    unreadable: Option<Range<u64>>,
 }
 
 impl WalFile for ProbeFile {
@@ -115,6 +131,9 @@ impl WalFile for ProbeFile {
         self.file.sync_data()
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        if self.unreadable.as_ref().is_some_and(|r| offset < r.end && r.start < offset + buf.len() as u64) {
+            return Err(io::Error::from_raw_os_error(EIO));
+        }
         let n = self.file.read_at(buf, offset)?;
         self.fs.0.bytes_read.fetch_add(n as u64, Ordering::SeqCst);
         Ok(n)

@@ -2,6 +2,9 @@
 //! needs no fault injection: a second open (in this or another process),
 //! records too large, empty batches, LSNs out of range, wrong directories.
 
+#[path = "support/spawn_turn.rs"]
+mod spawn_turn;
+
 #[path = "support/damage.rs"]
 mod damage;
 
@@ -14,6 +17,7 @@ const CHILD_ENV: &str = "SEAWALL_LOCK_CHILD_DIR";
 
 #[test]
 fn second_open_in_the_same_process_is_locked() {
+    let _turn = spawn_turn::holding_logs();
     let dir = tempfile::tempdir().unwrap();
     let (wal, _) = Wal::open(dir.path(), Options::default()).unwrap();
     assert!(matches!(Wal::open(dir.path(), Options::default()), Err(Error::Locked { .. })));
@@ -27,6 +31,7 @@ fn second_open_in_the_same_process_is_locked() {
 /// holds the log open until its stdin closes.
 #[test]
 fn lock_holder_child() {
+    let _turn = spawn_turn::holding_logs();
     let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
     let (wal, _) = Wal::open(&dir, Options::default()).unwrap();
     wal.append_durable(b"from the child").unwrap();
@@ -39,6 +44,7 @@ fn lock_holder_child() {
 
 #[test]
 fn second_open_in_another_process_is_locked() {
+    let _turn = spawn_turn::spawning();
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "lock_holder_child", "--nocapture", "--test-threads=1"])
@@ -64,6 +70,7 @@ fn second_open_in_another_process_is_locked() {
 
 #[test]
 fn record_too_large_writes_nothing() {
+    let _turn = spawn_turn::holding_logs();
     let dir = tempfile::tempdir().unwrap();
     let opts = Options::default().max_record_size(1000).background_preallocation(false);
     let (wal, _) = Wal::open(dir.path(), opts).unwrap();
@@ -83,6 +90,7 @@ fn record_too_large_writes_nothing() {
 
 #[test]
 fn empty_batch_is_rejected() {
+    let _turn = spawn_turn::holding_logs();
     let dir = tempfile::tempdir().unwrap();
     let (wal, _) = Wal::open(dir.path(), Options::default()).unwrap();
     assert!(matches!(wal.append_batch(std::iter::empty::<&[u8]>()), Err(Error::EmptyBatch)));
@@ -91,6 +99,7 @@ fn empty_batch_is_rejected() {
 
 #[test]
 fn lsns_out_of_range_are_rejected() {
+    let _turn = spawn_turn::holding_logs();
     let dir = tempfile::tempdir().unwrap();
     let (wal, _) = Wal::open(dir.path(), Options::default()).unwrap();
     for i in 0..5u8 {
@@ -121,6 +130,7 @@ fn lsns_out_of_range_are_rejected() {
 
 #[test]
 fn a_file_is_not_a_log_directory() {
+    let _turn = spawn_turn::holding_logs();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain");
     std::fs::write(&file, b"data").unwrap();
@@ -132,6 +142,7 @@ fn a_file_is_not_a_log_directory() {
 
 #[test]
 fn a_directory_of_other_files_is_not_taken_over() {
+    let _turn = spawn_turn::holding_logs();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"mine").unwrap();
     let r = Wal::open(dir.path(), Options::default()).map(drop);
@@ -141,6 +152,7 @@ fn a_directory_of_other_files_is_not_taken_over() {
 
 #[test]
 fn missing_or_empty_directories_for_readers() {
+    let _turn = spawn_turn::holding_logs();
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope");
     assert!(matches!(Reader::open(&missing), Err(Error::NotALog { reason: NotALogReason::Missing, .. })));

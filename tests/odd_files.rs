@@ -4,6 +4,9 @@
 //! log, a refused open leaves no lock file behind, and creating a log
 //! directory makes its entry durable.
 
+#[path = "support/spawn_turn.rs"]
+mod spawn_turn;
+
 mod common;
 #[path = "support/v2.rs"]
 mod v2;
@@ -77,6 +80,7 @@ fn move_segment(dir: &Path, from: u64, to: u64) -> String {
 /// recovery removes as superseded, with the records written to it.
 #[test]
 fn segment_id_at_the_end_of_the_id_space_is_refused() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-odd-");
     three_records(tmp.path());
     let name = move_segment(tmp.path(), 1, u64::MAX);
@@ -86,6 +90,7 @@ fn segment_id_at_the_end_of_the_id_space_is_refused() {
 /// The same for the first id past the largest one a log may use.
 #[test]
 fn segment_id_past_the_largest_is_refused() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-odd-");
     three_records(tmp.path());
     let name = move_segment(tmp.path(), 1, v2::MAX_SEGMENT_ID + 1);
@@ -96,6 +101,7 @@ fn segment_id_past_the_largest_is_refused() {
 /// too, not removed as an unused spare.
 #[test]
 fn blank_file_named_past_the_id_space_is_refused_not_removed() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-odd-");
     three_records(tmp.path());
     let name = SegmentId::new(u64::MAX).file_name();
@@ -111,6 +117,7 @@ fn blank_file_named_past_the_id_space_is_refused_not_removed() {
 /// every call that hung.
 #[test]
 fn fifo_named_like_a_segment_is_refused_without_blocking() {
+    let _turn = spawn_turn::spawning();
     let tmp = scratch_dir("seawall-odd-");
     let dir = tmp.path().to_path_buf();
     three_records(&dir);
@@ -183,6 +190,7 @@ fn cli_refuses(command: &str, dir: &Path, children: &Mutex<Vec<u32>>) -> Result<
 /// (`NotALog`) still created the `LOCK` file in it.
 #[test]
 fn refused_open_of_a_foreign_directory_leaves_no_lock_file() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-odd-");
     std::fs::write(tmp.path().join("notes.txt"), b"someone else's data").unwrap();
     match Wal::open(tmp.path(), small_opts()) {
@@ -200,6 +208,7 @@ fn refused_open_of_a_foreign_directory_leaves_no_lock_file() {
 /// `open` returns.
 #[test]
 fn creating_a_log_directory_syncs_the_parent_of_every_directory_it_made() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-odd-");
     let dir = tmp.path().join("data").join("wal");
     let fs = RecordingFs::new(&dir, &Image::new(), None);

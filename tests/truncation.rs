@@ -6,6 +6,9 @@
 //! a file the log removed, never a cut record. Records read before a
 //! truncation keep their payloads.
 
+#[path = "support/spawn_turn.rs"]
+mod spawn_turn;
+
 mod common;
 #[path = "support/v2.rs"]
 mod v2;
@@ -127,11 +130,6 @@ fn dump_shows_no_cut_record(_dir: &Path, _log: &CutLog) -> Result<(), String> {
 /// 64 KiB of zeros: past its last non-zero byte only a seeded sample of 256
 /// offsets is damaged.
 fn damage_every_byte(name: &str, preallocate: bool, again: u64) {
-    // One at a time: each spawns `seawall dump` thousands of times, and a
-    // child holds a copy of the other's log lock from its fork to its exec,
-    // which would make the other's reopen of its scratch log fail as locked.
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let scratch = scratch_dir("seawall-cut-check-");
     let log = cut_log(preallocate, again);
     let mut rng = common::Rng::new(0x5eed_c0de);
@@ -168,6 +166,7 @@ fn damage_every_byte(name: &str, preallocate: bool, again: u64) {
 /// came back.
 #[test]
 fn no_single_flipped_bit_brings_back_records_cut_by_truncate_after() {
+    let _turn = spawn_turn::spawning();
     damage_every_byte("cut, nothing appended after", false, 0);
 }
 
@@ -175,6 +174,7 @@ fn no_single_flipped_bit_brings_back_records_cut_by_truncate_after() {
 /// after the cut.
 #[test]
 fn no_single_flipped_bit_brings_back_cut_records_after_new_ones_were_appended() {
+    let _turn = spawn_turn::spawning();
     damage_every_byte("cut, three records appended after, preallocated", true, 3);
 }
 
@@ -235,6 +235,7 @@ fn drain_live(mut it: Iter, mut next: u64, last: u64, current: impl Fn(u64) -> O
 /// removed segment.
 #[test]
 fn iterator_reading_when_truncate_before_removes_its_segments_never_fails_with_io() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-iter-");
     let wal = filled(tmp.path(), 1500);
     let mut it = wal.iter_from(Lsn::new(1)).unwrap();
@@ -249,6 +250,7 @@ fn iterator_reading_when_truncate_before_removes_its_segments_never_fails_with_i
 /// The same for an iterator that had not yielded anything yet.
 #[test]
 fn iterator_not_yet_started_when_truncate_before_removes_its_segments_never_fails_with_io() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-iter-");
     let wal = filled(tmp.path(), 1500);
     let it = wal.iter_from(Lsn::new(1)).unwrap();
@@ -281,12 +283,14 @@ fn iterator_across_truncate_after(records: u64, cut: u64, again: u64) {
 /// (their bytes were still in the file) instead of the log's records.
 #[test]
 fn iterator_never_yields_records_cut_by_truncate_after_in_its_segment() {
+    let _turn = spawn_turn::holding_logs();
     iterator_across_truncate_after(10, 5, 8);
 }
 
 /// The same when the cut removes later segments of the iterator's range.
 #[test]
 fn iterator_never_yields_records_cut_by_truncate_after_across_segments() {
+    let _turn = spawn_turn::holding_logs();
     iterator_across_truncate_after(1500, 100, 120);
 }
 
@@ -298,6 +302,7 @@ fn iterator_never_yields_records_cut_by_truncate_after_across_segments() {
 /// Live iterators now take their spans anew when a read fails.
 #[test]
 fn iterator_planned_before_truncate_after_inside_a_sealed_segment_reads_on() {
+    let _turn = spawn_turn::holding_logs();
     for started in [0, 3] {
         let tmp = scratch_dir("seawall-iter-");
         filled(tmp.path(), 1500).close().unwrap();
@@ -347,6 +352,7 @@ fn iterator_planned_before_truncate_after_inside_a_sealed_segment_reads_on() {
 /// their payloads byte for byte.
 #[test]
 fn records_read_before_truncations_keep_their_payloads() {
+    let _turn = spawn_turn::holding_logs();
     let tmp = scratch_dir("seawall-records-");
     let wal = filled(tmp.path(), 1500);
     let held: Vec<Record> = wal.iter_from(Lsn::new(1)).unwrap().map(|r| r.unwrap()).collect();
@@ -373,6 +379,7 @@ fn records_read_before_truncations_keep_their_payloads() {
 /// there for a damaged copy header to bring back.
 #[test]
 fn a_damaged_copy_header_does_not_bring_back_records_cut_from_the_copy() {
+    let _turn = spawn_turn::holding_logs();
     let (live, dir) = (scratch_dir("copy-cut-live"), scratch_dir("copy-cut"));
     let (wal, _) = Wal::open(live.path(), opts(false)).expect("open");
     for lsn in 1..=3 {

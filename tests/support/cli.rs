@@ -24,21 +24,14 @@ pub const LOCKED: i32 = 4;
 pub const BAD_ARGS: i32 = 5;
 pub const FAILED: i32 = 6;
 
+#[path = "spawn_turn.rs"]
+mod spawn_turn;
+
 /// Takes the turn of one test: tests in a binary of these files run one at
-/// a time.
-///
-/// They run on parallel threads of one process otherwise, and a process that
-/// one test spawns holds a copy of every descriptor the test process has
-/// open, from its fork until its exec: the `LOCK` file of a log another
-/// test holds open among them. The lock belongs to the open file, so for
-/// that moment the log stays locked after its test closed it, and the
-/// test's next open, or a `repair` it runs, is refused as locked, as a
-/// real second process would be.
-pub fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    // A test that failed holding the turn has reported its failure; the
-    // others still run.
-    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// a time, since nearly all of them both hold logs and spawn the tool (see
+/// `spawn_turn.rs` for why the two must not overlap).
+pub fn one_at_a_time() -> std::sync::RwLockWriteGuard<'static, ()> {
+    spawn_turn::spawning()
 }
 
 pub fn seawall() -> Command {

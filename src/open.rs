@@ -202,7 +202,13 @@ fn open_locked(dir: &Path, opts: Options, fs: Arc<dyn FileSystem>, lock: File) -
     let (start, report) = match survey(dir, fs.as_ref(), opts.recovery_mode)? {
         Found::Fresh => {
             let (r, first_lsn) = (
-                start_log(&factory, &segments, SegmentId::new(1), 1, 0, &MetaRecord::snapshot(&Default::default(), 1))?,
+                start_log(
+                    &factory,
+                    &segments,
+                    SegmentId::new(1),
+                    (1, 0, false),
+                    &MetaRecord::snapshot(&Default::default(), 1),
+                )?,
                 1,
             );
             (r, fresh_report(first_lsn))
@@ -254,20 +260,20 @@ struct Start {
     sealed: bool,
 }
 
-/// Starts segment `id` of a log (a fresh log, a log whose last segment is
-/// sealed, or one with nothing valid left): its header, then a snapshot of
-/// the metadata, each synced. Registers it as the active segment.
+/// Starts segment `id` of a log (a fresh log, one with nothing valid left,
+/// or the segment a salvage commits its cut with): its header (with the
+/// reset flag if `reset`), then a snapshot of the metadata, each synced.
+/// Registers it as the active segment.
 fn start_log(
     factory: &SegmentFactory,
     segments: &Arc<Mutex<SegmentSet>>,
     id: SegmentId,
-    first_lsn: u64,
-    prev_crc: u32,
+    (first_lsn, prev_crc, reset): (u64, u32, bool),
     snapshot: &MetaRecord,
 ) -> Result<Start> {
     let path = dir_path(factory, id);
     let (_, file) = if path.exists() { factory.reuse(id)? } else { factory.create(id)? };
-    let header = SegmentHeader::new(id, first_lsn, random_salt(id), prev_crc, false);
+    let header = SegmentHeader::new(id, first_lsn, random_salt(id), prev_crc, reset);
     write_all_at(file.as_ref(), &header.encode(), 0).map_err(|e| Error::io("write", &path, e))?;
     file.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
     let at = SEGMENT_HEADER_LEN as u64;
@@ -342,20 +348,20 @@ fn recover(
     let mut report = report_of(a, done);
     let meta = &a.meta;
     let first_lsn = if meta.first_lsn > 0 { meta.first_lsn } else { a.inspection.first_lsn.get() };
+    // A salvage that cut the log writes the metadata and purge point anew
+    // (FORMAT.md §6.2, "Where salvage cuts"): into a recovery copy when one
+    // is made anyway, else into a segment of their own.
+    let salvaged =
+        opts.recovery_mode == RecoveryMode::Salvage && matches!(a.inspection.tail, TailState::Corrupt { .. });
+    if salvaged && a.spans.last().is_some_and(|t| first_lsn > t.last_lsn + 1) {
+        let start = commit_salvage(factory, segments, a, first_lsn, &mut report)?;
+        finish_deferred(fs, a, deferred, &mut report)?;
+        return Ok((start, report));
+    }
     let n = a.spans.len();
     let mut set = crate::lock(segments);
     for (span, handle) in a.spans.iter().zip(&handles).take(n.saturating_sub(1)) {
-        match &span.index {
-            SpanIndex::Sealed(t) => set.push_trailer(*t, handle.clone()),
-            SpanIndex::Walked(o) => set.push_known(
-                span.id,
-                span.header.first_lsn,
-                span.last_lsn,
-                span.header.salt,
-                o.clone(),
-                Some(handle.clone()),
-            ),
-        }
+        push_kept(&mut set, span, handle);
     }
     let start = match (a.spans.last(), handles.last()) {
         (Some(tail), Some(handle))
@@ -370,11 +376,14 @@ fn recover(
             drop(set);
             report.actions.push(action);
             report.segments += usize::from(kept_old);
-            if !deferred.is_empty() {
-                execute(fs, a, &deferred)?;
-                fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
-                report.actions.extend(deferred);
-            }
+            finish_deferred(fs, a, deferred, &mut report)?;
+            start
+        }
+        (Some(tail), Some(handle)) if salvaged => {
+            push_kept(&mut set, tail, handle);
+            drop(set);
+            let start = commit_salvage(factory, segments, a, first_lsn, &mut report)?;
+            finish_deferred(fs, a, deferred, &mut report)?;
             start
         }
         (Some(tail), Some(handle)) => {
@@ -403,10 +412,84 @@ fn recover(
             drop(set);
             report.segments = 1;
             let next = a.inspection.last_lsn.get() + 1;
-            start_log(factory, segments, a.max_id.next(), next, 0, &MetaRecord::snapshot(&meta.metas, next))?
+            start_log(factory, segments, a.max_id.next(), (next, 0, false), &MetaRecord::snapshot(&meta.metas, next))?
         }
     };
     Ok((start, report))
+}
+
+/// Carries out the removals that waited for the tail's snapshot to be
+/// durable anew.
+fn finish_deferred(
+    fs: &dyn FileSystem,
+    a: &Analysis,
+    deferred: Vec<RecoveryAction>,
+    report: &mut RecoveryReport,
+) -> Result<()> {
+    if !deferred.is_empty() {
+        execute(fs, a, &deferred)?;
+        let dir = &a.inspection.dir;
+        fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
+        report.actions.extend(deferred);
+    }
+    Ok(())
+}
+
+/// Registers a kept segment that is not the active one.
+fn push_kept(set: &mut SegmentSet, span: &crate::recovery::Span, handle: &Arc<SegmentFile>) {
+    match &span.index {
+        SpanIndex::Sealed(t) => set.push_trailer(*t, handle.clone()),
+        SpanIndex::Walked(o) => set.push_known(
+            span.id,
+            span.header.first_lsn,
+            span.last_lsn,
+            span.header.salt,
+            o.clone(),
+            Some(handle.clone()),
+        ),
+    }
+}
+
+/// Completes a salvage whose cut moved aside or cleared segments: the
+/// metadata and purge point the analysis found may have lived only in what
+/// was cut, so they are written anew, in a segment started right after the
+/// last kept one. When every kept record lies before the purge point, that
+/// segment is a reset at the purge point (the log goes on from there, empty,
+/// and `first_lsn()` never moves back), and the kept segments, superseded,
+/// are removed once it is durable.
+///
+/// Without a reset, the kept segments are registered already.
+fn commit_salvage(
+    factory: &SegmentFactory,
+    segments: &Arc<Mutex<SegmentSet>>,
+    a: &Analysis,
+    purge: u64,
+    report: &mut RecoveryReport,
+) -> Result<Start> {
+    let tail = a.spans.last().expect("a kept segment");
+    let id = tail.id.next();
+    let reset = purge > tail.last_lsn + 1;
+    let (first, prev_crc) = if reset { (purge, 0) } else { (tail.last_lsn + 1, tail.last_crc) };
+    let start =
+        start_log(factory, segments, id, (first, prev_crc, reset), &MetaRecord::snapshot(&a.meta.metas, purge))?;
+    report.actions.push(RecoveryAction::WroteMetadata { segment: id, first_lsn: Lsn::new(first), reset });
+    if reset {
+        // Every kept record lay before the purge point: the reset
+        // supersedes them all.
+        for span in &a.spans {
+            factory.fs.remove(&span.path).map_err(|e| Error::io("remove", &span.path, e))?;
+            report
+                .actions
+                .push(RecoveryAction::RemovedSegment { segment: span.id, reason: crate::RemovalReason::Superseded });
+        }
+        factory.fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
+        report.segments = 1;
+    } else {
+        report.segments += 1;
+    }
+    report.first_lsn = Lsn::new(purge);
+    report.last_lsn = Lsn::new(first - 1);
+    Ok(start)
 }
 
 /// Writes the tail's records that nothing proves durable (from the first one
@@ -429,7 +512,18 @@ fn rebase(
     metas: &std::collections::BTreeMap<bytes::Bytes, bytes::Bytes>,
 ) -> Result<(Start, RecoveryAction, bool)> {
     let SpanIndex::Walked(offsets) = &tail.index else { unreachable!("the tail is always walked") };
-    let keep = offsets.partition_point(|&o| u64::from(o) < tail.claim);
+    let mut keep = offsets.partition_point(|&o| u64::from(o) < tail.claim);
+    // The copy starts with a whole unit: a batch split between the original
+    // and its copy would leave, should the copy be damaged later, a valid
+    // prefix ending inside the batch.
+    while keep > 0 && keep < offsets.len() {
+        let (at, next) = (u64::from(offsets[keep - 1]), u64::from(offsets[keep]));
+        let lsn = tail.header.first_lsn + keep as u64 - 1;
+        if crate::read::read_one(handle, tail.header.salt, at, Some(next), lsn)?.kind().ends_unit() {
+            break;
+        }
+        keep -= 1;
+    }
     let a = tail.header.first_lsn + keep as u64;
     let prev_crc = match keep.checked_sub(1) {
         Some(i) => u32::from_le_bytes(handle.read(u64::from(offsets[i]), 4)?.try_into().expect("4 bytes")),

@@ -392,7 +392,9 @@ fn judge_run(
             a.meta.first_lsn = h.first_lsn;
         }
     }
-    let mut outcomes: Vec<(usize, Outcome)> = Vec::new();
+    // With each segment, the last LSN it must hold: its successor's first
+    // LSN - 1 (`None` for the tail).
+    let mut outcomes: Vec<(usize, Option<u64>, Outcome)> = Vec::new();
     for i in base..tail {
         match limits[i] {
             None => {
@@ -402,20 +404,24 @@ fn judge_run(
                 // Later segments exist: whether they join this one is the
                 // boundary check's business (a cut or a recovery copy may
                 // have replaced the next id with a later one).
-                outcomes.push((i, judge_segment(&segs[i], limit, true, verify, false)?));
+                outcomes.push((i, limit, judge_segment(&segs[i], limit, true, verify, false)?));
             }
         }
     }
-    outcomes.push((tail, tail_out));
+    outcomes.push((tail, None, tail_out));
     let purge = a.meta.first_lsn;
     let mut prev: Option<(u64, u32)> = None;
     let mut started = false;
-    for (i, out) in outcomes {
+    for (i, limit, out) in outcomes {
         let info = &mut infos[i];
         fill_info(info, &out);
         let is_tail = i == tail;
         info.state = if is_tail && !out.span.sealed { SegmentState::Active } else { SegmentState::Sealed };
-        if !started && purge > 0 && out.span.last_lsn < purge && !is_tail {
+        // Purged whole: judged by the LSNs the segment must hold (up to its
+        // successor's start), not by what a walk found valid in it, so that
+        // damage to a segment the purge point does not cover is never taken
+        // for a purge.
+        if !started && purge > 0 && limit.unwrap_or(out.span.last_lsn) < purge && !is_tail {
             info.state = SegmentState::Purged;
             continue;
         }
@@ -620,8 +626,10 @@ fn settle_corruption(a: &mut Analysis, infos: &mut [SegmentInfo], p: Problem) {
             a.spans.last().map_or(Lsn::new(a.inspection.first_lsn.get() - 1), |s| Lsn::new(s.last_lsn));
         after += infos[p.index].records;
     }
+    // Damage before the purge point leaves no record of the log valid: it
+    // holds none, and still starts at the purge point.
     if a.inspection.first_lsn.get() > a.inspection.last_lsn.get() + 1 {
-        a.inspection.first_lsn = Lsn::new(a.inspection.last_lsn.get() + 1);
+        a.inspection.last_lsn = Lsn::new(a.inspection.first_lsn.get() - 1);
     }
     infos[p.index].state = SegmentState::Corrupt(p.reason);
     for info in &mut infos[p.index + 1..] {

@@ -96,6 +96,19 @@ pub enum RecoveryAction {
         /// Last LSN copied.
         last_lsn: Lsn,
     },
+    /// A salvage cut moved aside the segments that may have held the newest
+    /// metadata and purge point: they were written again, into new segment
+    /// `segment` starting at `first_lsn`. With `reset`, every kept record
+    /// lay before the purge point, so the new segment starts the log afresh
+    /// there and the kept segments were removed as superseded.
+    WroteMetadata {
+        /// The new segment.
+        segment: SegmentId,
+        /// Its first LSN.
+        first_lsn: Lsn,
+        /// It supersedes every segment before it.
+        reset: bool,
+    },
     /// A damaged page of an acknowledged window was rebuilt from the parity
     /// written with it, and written back.
     RepairedPage {
@@ -134,6 +147,14 @@ impl std::fmt::Display for RecoveryAction {
             RecoveryAction::CopiedUnclaimed { segment, into, first_lsn, last_lsn } => write!(
                 f,
                 "copy {segment} LSN {first_lsn}..={last_lsn} into {into}: no later record proved them durable"
+            ),
+            RecoveryAction::WroteMetadata { segment, first_lsn, reset: false } => write!(
+                f,
+                "start {segment} at LSN {first_lsn} with the metadata and purge point, which the cut segments held"
+            ),
+            RecoveryAction::WroteMetadata { segment, first_lsn, reset: true } => write!(
+                f,
+                "start {segment} at LSN {first_lsn} with the metadata and purge point, superseding every kept record (all lay before the purge point)"
             ),
             RecoveryAction::RepairedPage { segment, offset, bytes } => {
                 write!(f, "repair {segment} bytes {offset}..{} ({bytes} bytes) rebuilt from parity", offset + bytes)
@@ -411,7 +432,9 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
         RecoveryAction::QuarantinedBytes { .. } => (1, 0),
         RecoveryAction::QuarantinedSegment { segment, .. } => (2, u64::MAX - segment.get()),
         RecoveryAction::RemovedSegment { segment, .. } => (3, u64::MAX - segment.get()),
-        RecoveryAction::ClearedTail { .. } | RecoveryAction::CopiedUnclaimed { .. } => (4, 0),
+        RecoveryAction::ClearedTail { .. }
+        | RecoveryAction::CopiedUnclaimed { .. }
+        | RecoveryAction::WroteMetadata { .. } => (4, 0),
     });
     Ok(actions)
 }
@@ -443,7 +466,9 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
                 out.sync_data().map_err(|e| Error::io("fdatasync", file, e))?;
                 fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
             }
-            RecoveryAction::CopiedUnclaimed { .. } => unreachable!("made by open, not planned"),
+            RecoveryAction::CopiedUnclaimed { .. } | RecoveryAction::WroteMetadata { .. } => {
+                unreachable!("made by open, not planned")
+            }
             RecoveryAction::QuarantinedSegment { segment, file } => {
                 let src = path_of(*segment);
                 fs.rename(&src, file).map_err(|e| Error::io("rename", &src, e))?;

@@ -107,9 +107,20 @@ impl Walker {
     }
 
     /// Holds an accepted walk to LSN `limit` (a later segment supersedes what
-    /// follows): forgets later records.
+    /// follows): forgets later records. A limit inside an atomic batch
+    /// (only a damaged or forged successor header names one: cuts and
+    /// recovery copies start at a unit) holds the walk to the end of the
+    /// last whole unit before it, keeping the invariant of [`Walker::walk`];
+    /// the successor then fails the boundary check.
     pub fn cap(&mut self, bytes: &[u8], limit: u64) {
-        let keep = (limit + 1 - self.seg_first) as usize;
+        let mut keep = (limit + 1 - self.seg_first) as usize;
+        while keep > 0
+            && keep < self.offsets.len()
+            && !crate::record::kind_of(&bytes[self.offsets[keep - 1] as usize..]).is_some_and(|k| k.ends_unit())
+        {
+            keep -= 1;
+        }
+        let limit = self.seg_first + keep as u64 - 1;
         if let Some(&next) = self.offsets.get(keep) {
             self.end = next as usize;
         }

@@ -288,6 +288,13 @@ type Read = (u64, Vec<u8>, RecordKind);
 /// validates (and matches `expect`), and that a recovered log takes appends
 /// and reopens clean.
 pub(crate) fn check_log(dir: &Path, expect: Option<&Expect>) {
+    // To look at a failing case with `seawall inspect` and `dump`: the log as
+    // the check found it is copied to this directory.
+    if let Some(keep) = std::env::var_os("SEAWALL_FUZZ_KEEP") {
+        let keep = Path::new(&keep);
+        std::fs::create_dir_all(keep).expect("create the directory to keep the log in");
+        restore(&snapshot(dir), keep);
+    }
     let reader = match Reader::open(dir) {
         Ok(r) => r,
         Err(e) => {
@@ -372,17 +379,28 @@ pub(crate) fn check_log(dir: &Path, expect: Option<&Expect>) {
                 other => panic!("open failed with {other:?} on a corrupt log"),
             }
             assert!(snapshot(dir) == before, "a refused open modified the log");
+            // Salvage scans every record, as `Reader::verify` does, and keeps
+            // the valid prefix that scan finds (it may stop before the
+            // damage a trusting `Reader` saw, inside a sealed segment).
+            let full = Reader::verify(dir).expect("verify a log Reader opened");
+            let (full_first, full_last) = (full.inspection().first_lsn.get(), full.inspection().last_lsn.get());
+            let (full_records, full_reported) = read_back(&full);
+            assert!(!full_reported, "a read of the verified valid prefix failed");
+            if let Some(x) = expect {
+                for (lsn, payload, _) in &full_records {
+                    check_record(x, *lsn, payload);
+                }
+            }
             let (wal, report) = Wal::open(dir, options().recovery_mode(RecoveryMode::Salvage)).expect("salvage opens");
             assert_eq!(
                 (report.first_lsn.get(), report.last_lsn.get()),
-                (first, last),
+                (full_first, full_last),
                 "salvage keeps the valid prefix"
             );
+            assert!(wal.metas() == full.inspection().metas, "salvage keeps the metadata the full scan found");
             let salvaged = wal_records(&wal, wal.first_lsn().get());
-            assert!(salvaged == (records.clone(), reported), "salvage returns the valid prefix");
-            if !reported {
-                append_and_reopen(dir, wal, &records);
-            }
+            assert!(salvaged == (full_records.clone(), false), "salvage returns the valid prefix");
+            append_and_reopen(dir, wal, &full_records);
         }
     }
 }
@@ -455,9 +473,15 @@ fn wal_records(wal: &Wal, from: u64) -> (Vec<Read>, bool) {
     (out, false)
 }
 
-/// A recovered log takes a durable append, and reopens clean with it.
+/// A recovered log reopens as it was (its range and metadata durable as
+/// recovery left them), takes a durable append, and reopens clean with it.
 fn append_and_reopen(dir: &Path, wal: Wal, records: &[Read]) {
-    let last = wal.last_lsn();
+    let (first, last, metas) = (wal.first_lsn(), wal.last_lsn(), wal.metas());
+    wal.close().expect("close");
+    let (wal, report) = Wal::open(dir, options()).expect("reopen after recovery");
+    assert!(report.is_clean(), "a recovered log reopens clean: {:?}", report.tail);
+    assert_eq!((wal.first_lsn(), wal.last_lsn()), (first, last), "a recovered log reopens with its range");
+    assert!(wal.metas() == metas, "a recovered log reopens with its metadata");
     if last.get() == MAX_LSN {
         let res = wal.append_durable(b"after recovery");
         assert!(matches!(res, Err(Error::LsnOutOfRange { .. })), "append past the last LSN: {res:?}");

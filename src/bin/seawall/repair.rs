@@ -143,6 +143,15 @@ fn action_row(a: &RecoveryAction, verb: &str) -> Vec<String> {
             segment.file_name(),
             format!("{} into {}: no later record proved them durable", copied(*first_lsn, *last_lsn), into.file_name()),
         ),
+        RecoveryAction::WroteMetadata { segment, first_lsn, reset } => row(
+            "start",
+            segment.file_name(),
+            if *reset {
+                format!("at LSN {first_lsn} with the metadata and purge point; every kept record lay before it")
+            } else {
+                format!("at LSN {first_lsn} with the metadata and purge point the cut segments held")
+            },
+        ),
         RecoveryAction::RepairedPage { segment, offset, bytes } => row(
             "rebuild",
             segment.file_name(),

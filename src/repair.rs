@@ -128,6 +128,11 @@ impl std::fmt::Display for RecoveryAction {
     /// use seawall::{RecoveryAction, SegmentId};
     /// let a = RecoveryAction::ClearedTail { segment: SegmentId::new(2), offset: 100, bytes: 13 };
     /// assert_eq!(a.to_string(), "clear 0000000000000002.wal bytes 100..113 (13 bytes) overwritten with zeros");
+    /// // A recovery copy of the metadata alone names no LSNs.
+    /// let (segment, into) = (SegmentId::new(2), SegmentId::new(3));
+    /// let (first_lsn, last_lsn) = (seawall::Lsn::new(8), seawall::Lsn::new(7));
+    /// let a = RecoveryAction::CopiedUnclaimed { segment, into, first_lsn, last_lsn };
+    /// assert_eq!(a.to_string(), "copy 0000000000000002.wal the metadata into 0000000000000003.wal: no later record proved it durable");
     /// ```
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -143,6 +148,9 @@ impl std::fmt::Display for RecoveryAction {
             RecoveryAction::RemovedSegment { segment, reason } => write!(f, "remove {segment} {reason}"),
             RecoveryAction::ClearedTail { segment, offset, bytes } => {
                 write!(f, "clear {segment} bytes {offset}..{} ({bytes} bytes) overwritten with zeros", offset + bytes)
+            }
+            RecoveryAction::CopiedUnclaimed { segment, into, first_lsn, last_lsn } if last_lsn < first_lsn => {
+                write!(f, "copy {segment} the metadata into {into}: no later record proved it durable")
             }
             RecoveryAction::CopiedUnclaimed { segment, into, first_lsn, last_lsn } => write!(
                 f,

@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use crate::error::{CorruptionReason, Error, Result};
 use crate::format::{RECORD_HEADER_LEN, REC_LEN_OFF};
-use crate::record::{decode_slice, RecordKind};
+use crate::record::{decode_salted, decode_slice, RecordKind, Salted};
 use crate::segments::{Offsets, SegmentFile};
 use crate::wal::Inner;
 use crate::{Lsn, SegmentId};
@@ -247,6 +247,8 @@ pub struct Iter {
     live: Option<(Arc<Inner>, usize)>,
     /// The LSN at which the spans were last taken anew (once per record).
     refreshed: Option<u64>,
+    /// The front span's salt, hashed.
+    salted: (u64, Salted),
     failed: bool,
 }
 
@@ -264,6 +266,7 @@ impl Iter {
             prev_crc: None,
             live,
             refreshed: None,
+            salted: (0, Salted::new(0)),
             failed: false,
         }
     }
@@ -313,7 +316,10 @@ impl Iter {
         let len = u32::from_le_bytes(self.block[at + REC_LEN_OFF..at + REC_LEN_OFF + 4].try_into().expect("4 bytes"));
         let size = crate::format::record_size(u64::from(len)).min(span.file.capacity.saturating_sub(off)) as usize;
         let at = self.ensure(&span.file, off, size.max(RECORD_HEADER_LEN))?;
-        Ok(decode_slice(&self.block[at..], off as usize, span.salt).ok().map(|r| (r, at)))
+        if self.salted.0 != span.salt {
+            self.salted = (span.salt, Salted::new(span.salt));
+        }
+        Ok(decode_salted(&self.block[at..], off as usize, &self.salted.1).ok().map(|r| (r, at)))
     }
 
     /// The next record; for a live iterator whose spans went stale (a

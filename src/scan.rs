@@ -18,7 +18,7 @@ use bytes::Bytes;
 use crate::error::CorruptionReason;
 use crate::format::{RECORD_ALIGN, REC_LEN_OFF, SEGMENT_HEADER_LEN};
 use crate::meta::{CutInfo, MetaRecord};
-use crate::record::{decode_slice, RawError, RawRecord, RecordKind};
+use crate::record::{decode_salted, RawError, RawRecord, RecordKind, Salted};
 use crate::seal::decode_index;
 
 /// Bytes of one segment file from offset `base` on (`base` 0: the whole
@@ -54,8 +54,8 @@ impl<'a> Window<'a> {
 
     /// [`decode_record`] at file offset `off`: payload and next offsets are
     /// file offsets.
-    pub fn decode(&self, off: usize, salt: u64) -> Result<RawRecord, RawError> {
-        let mut r = decode_slice(self.from(off), off, salt)?;
+    pub fn decode(&self, off: usize, salt: &Salted) -> Result<RawRecord, RawError> {
+        let mut r = decode_salted(self.from(off), off, salt)?;
         r.payload_start += off;
         r.next = r.next.saturating_add(off);
         Ok(r)
@@ -99,6 +99,7 @@ pub(crate) struct Walker {
     /// LSN of the segment's first record.
     pub seg_first: u64,
     salt: u64,
+    salted: Salted,
     /// The header's chain seed: the checksum of record `seg_first - 1`.
     seed_crc: u32,
     /// Offset of each accepted record, LSN `seg_first + i` at index `i`.
@@ -140,6 +141,7 @@ impl Walker {
         Walker {
             seg_first: first_lsn,
             salt,
+            salted: Salted::new(salt),
             seed_crc: prev_crc,
             offsets: Vec::new(),
             crcs: Vec::new(),
@@ -205,7 +207,7 @@ impl Walker {
         let mut pending: Vec<(u32, u32)> = Vec::new();
         loop {
             self.failed_at = off;
-            let r = match win.decode(off, self.salt) {
+            let r = match win.decode(off, &self.salted) {
                 Err(e) => return Stop::Bad(raw_reason(e)),
                 Ok(r) => r,
             };
@@ -303,7 +305,7 @@ impl Walker {
     /// [`find_cut`]) is accepted without the chain check its dead bytes
     /// broke, and the walk continues after it.
     pub fn jump_to_cut(&mut self, win: Window, at: usize) {
-        let r = win.decode(at, self.salt).expect("find_cut checked the marker");
+        let r = win.decode(at, &self.salted).expect("find_cut checked the marker");
         let m = MetaRecord::decode(win.payload(&r)).expect("find_cut checked the marker");
         let cut = m.cut.expect("a cut marker");
         let keep = (cut.lsn + 1 - self.seg_first) as usize;
@@ -368,6 +370,7 @@ pub(crate) fn valid_records_in(win: Window, from: usize, salt: u64) -> (Vec<(usi
     let end = win.base + nonzero_len(win.bytes);
     let mut found = Vec::new();
     let mut budget = win.end().saturating_mul(4);
+    let salt = &Salted::new(salt);
     let align = RECORD_ALIGN as usize;
     let mut off = from.min(end).div_ceil(align) * align;
     while off < end {

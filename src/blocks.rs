@@ -27,7 +27,7 @@ use crate::scan::{nonzero_len, Stop, Walker, Window};
 
 /// Bytes a window holds at first: the records it holds are validated while
 /// still in the CPU's caches. Grows (doubling) for a unit larger than this.
-const BLOCK: usize = 1 << 20;
+const BLOCK: usize = 256 << 10;
 
 fn read_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::io("read", path, e)
@@ -83,7 +83,10 @@ fn judge_in_blocks(
     block: usize,
 ) -> Result<FileJudged> {
     assert!(block > 0);
-    let mut end = data_end(file, len) as usize;
+    let full = data_end(file, len) as usize;
+    // Where the window handed to the judge ends: `full`, or less once the
+    // bytes from the stop to `full` are known to be zero.
+    let mut end = full;
     let fresh = walker.clone();
     let mut walker = walker;
     let mut buf = Vec::new();
@@ -110,7 +113,7 @@ fn judge_in_blocks(
             // after; a header's worth of them stands for them all.
             Stop::Bad(_) => {
                 base = walker.end;
-                if !nonzero_in_file(file, path, base, end)? {
+                if !nonzero_in(file, path, &mut buf, base, end)? {
                     end = end.min(base + RECORD_HEADER_LEN);
                 }
                 block = end - base;
@@ -121,13 +124,13 @@ fn judge_in_blocks(
         Some(j) => j,
         None => {
             base = 0;
-            fill(file, path, &mut buf, 0, end)?;
+            fill(file, path, &mut buf, 0, full)?;
             judge(0, &mut buf, fresh, limit).expect("a whole segment is always judged")
         }
     };
     let mut dead = Vec::new();
     for &(a, b) in &judged.walker.dead {
-        let b = b.min(end);
+        let b = b.min(full);
         if a <= b && any_nonzero(file, path, Window { base, bytes: &buf }, a, b)? {
             dead.push((a as u64, b as u64));
         }
@@ -149,12 +152,16 @@ fn any_nonzero(file: &dyn WalFile, path: &Path, win: Window, from: usize, to: us
 /// Whether bytes `from..to` of the file hold a non-zero byte, read a block
 /// at a time.
 pub(crate) fn nonzero_in_file(file: &dyn WalFile, path: &Path, from: usize, to: usize) -> Result<bool> {
-    let mut buf = Vec::new();
+    nonzero_in(file, path, &mut Vec::new(), from, to)
+}
+
+/// [`nonzero_in_file`] reading through `buf` (whose bytes it overwrites).
+fn nonzero_in(file: &dyn WalFile, path: &Path, buf: &mut Vec<u8>, from: usize, to: usize) -> Result<bool> {
     let mut at = from;
     while at < to {
         let next = at.saturating_add(BLOCK).min(to);
-        fill(file, path, &mut buf, at, next)?;
-        if nonzero_len(&buf) > 0 {
+        fill(file, path, buf, at, next)?;
+        if nonzero_len(buf) > 0 {
             return Ok(true);
         }
         at = next;

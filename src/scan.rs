@@ -52,8 +52,8 @@ impl<'a> Window<'a> {
         off.checked_sub(self.base).and_then(|i| self.bytes.get(i..)).unwrap_or_default()
     }
 
-    /// [`decode_record`] at file offset `off`: payload and next offsets are
-    /// file offsets.
+    /// [`crate::record::decode_record`] at file offset `off`: payload and
+    /// next offsets are file offsets.
     pub fn decode(&self, off: usize, salt: &Salted) -> Result<RawRecord, RawError> {
         let mut r = decode_salted(self.from(off), off, salt)?;
         r.payload_start += off;

@@ -292,7 +292,7 @@ fn read_job(job: &Job) -> Result<FoundFile> {
     let fs = StdFs;
     let file = fs.open_read(&job.path).map_err(|e| Error::io("open", &job.path, e))?;
     let len = file.len().map_err(|e| Error::io("stat", &job.path, e))?;
-    let bytes = Bytes::from(crate::recovery::read_data(file.as_ref(), &job.path, len)?);
+    let bytes = Bytes::from(crate::blocks::read_data(file.as_ref(), &job.path, len)?);
     let field = |o: usize| bytes.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
     let id = if job.id.get() == 0 { SegmentId::new(field(SEG_ID_OFF).unwrap_or(0)) } else { job.id };
     let state = SegmentHeader::decode(&bytes, id);

@@ -6,7 +6,7 @@
 use crate::decide::{decide, Inputs, Verdict};
 use crate::error::CorruptionReason;
 use crate::record::decode_record;
-use crate::scan::{probe, Evidence, Stop, Walker};
+use crate::scan::{probe, Evidence, Stop, Walker, Window};
 
 /// A page rebuilt from parity: the bytes to write at `offset`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,27 +29,36 @@ pub(crate) struct Judged {
     pub rebuilt: Vec<Rebuilt>,
 }
 
-/// Walks `bytes` (a whole segment, or its first bytes up to where it holds
-/// data) with `walker` and judges every stop. With `limit` (a later segment
-/// starts at `limit + 1`), the walk still goes to the end of the segment,
-/// since a cut marker after superseded records may rewind it, and only then
-/// is the segment held to the limit: complete if it reached it (whatever
-/// follows was superseded), else short of records that had been durable.
-pub(crate) fn judge(bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) -> Judged {
+/// Walks `bytes` (the segment's bytes from file offset `base` up to where it
+/// holds data) with `walker`, which has accepted what lies before `base`,
+/// and judges every stop. With `limit` (a later segment starts at
+/// `limit + 1`), the walk still goes to the end of the segment, since a cut
+/// marker after superseded records may rewind it, and only then is the
+/// segment held to the limit: complete if it reached it (whatever follows
+/// was superseded), else short of records that had been durable.
+///
+/// `None` when judging needs bytes before `base`: a parity record may
+/// rebuild a page, and its window may reach back before `base`. The caller
+/// then judges the whole segment (`base` 0), which never returns `None`.
+pub(crate) fn judge(base: usize, bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) -> Option<Judged> {
+    debug_assert!(walker.end >= base, "the window holds the walk's end");
     let mut rebuilt: Vec<Rebuilt> = Vec::new();
     // Each parity record rebuilds at most one page: a second stop inside the
     // same window means more than one page was damaged.
     let mut used_parity: Vec<usize> = Vec::new();
     loop {
-        let stop = walker.run(bytes);
+        let stop = walker.run(Window { base, bytes });
         let sealed = stop == Stop::Sealed;
         let mut ev = Evidence::default();
         let mut repair = None;
         // Past its limit a segment's bytes were superseded: no repair there.
         let beyond_limit = limit.is_some_and(|l| walker.lsn >= l);
         if !sealed {
-            ev = probe(bytes, &walker);
+            ev = probe(Window { base, bytes }, &walker);
             if ev.cut_at.is_none() && !beyond_limit {
+                if base > 0 && ev.parity_at.iter().any(|p| !used_parity.contains(p)) {
+                    return None;
+                }
                 repair = ev
                     .parity_at
                     .iter()
@@ -68,11 +77,13 @@ pub(crate) fn judge(bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) ->
         let mut row = decide(inputs);
         match row.verdict {
             Verdict::SkipCut => {
-                walker.jump_to_cut(bytes, ev.cut_at.expect("cut-marker row"));
+                walker.jump_to_cut(Window { base, bytes }, ev.cut_at.expect("cut-marker row"));
                 continue;
             }
             Verdict::Repair => {
                 let (p, r) = repair.expect("parity-repair row");
+                // Only a whole segment is repaired (see above).
+                debug_assert_eq!(base, 0);
                 bytes[r.offset as usize..r.offset as usize + r.bytes.len()].copy_from_slice(&r.bytes);
                 used_parity.push(p);
                 rebuilt.push(r);
@@ -84,7 +95,7 @@ pub(crate) fn judge(bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) ->
             // The segment's end, held to its successor.
             let reached = walker.lsn >= limit;
             if reached {
-                walker.cap(bytes, limit);
+                walker.cap(limit);
             }
             inputs =
                 Inputs { has_successor: true, reached_limit: reached, cut_ahead: false, repairable: false, ..inputs };
@@ -98,7 +109,7 @@ pub(crate) fn judge(bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) ->
             }
             (v, _) => v,
         };
-        return Judged { walker, rule: row.name, why: row.why, verdict, evidence: ev, rebuilt };
+        return Some(Judged { walker, rule: row.name, why: row.why, verdict, evidence: ev, rebuilt });
     }
 }
 
@@ -139,7 +150,7 @@ fn try_rebuild(bytes: &[u8], walker: &Walker, at: usize) -> Option<Rebuilt> {
             let mut patched = bytes.to_vec();
             patched[lo as usize..hi as usize].copy_from_slice(&data);
             let mut w = walker.clone();
-            w.run(&patched);
+            w.run(Window::whole(&patched));
             if w.end > walker.end {
                 return Some(Rebuilt { offset: lo, bytes: data });
             }

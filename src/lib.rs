@@ -37,6 +37,7 @@
 
 #![deny(missing_docs)]
 
+mod blocks;
 mod buffer;
 mod decide;
 mod durable;

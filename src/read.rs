@@ -18,13 +18,13 @@ use bytes::Bytes;
 
 use crate::error::{CorruptionReason, Error, Result};
 use crate::format::{RECORD_HEADER_LEN, REC_LEN_OFF};
-use crate::record::{decode_slice, RecordKind};
+use crate::record::{decode_salted, decode_slice, RecordKind, Salted};
 use crate::segments::{Offsets, SegmentFile};
 use crate::wal::Inner;
 use crate::{Lsn, SegmentId};
 
 /// Bytes read at once by an iterator.
-const READ_BLOCK: usize = 1 << 20;
+const READ_BLOCK: usize = 256 << 10;
 
 /// One record read from the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -247,6 +247,8 @@ pub struct Iter {
     live: Option<(Arc<Inner>, usize)>,
     /// The LSN at which the spans were last taken anew (once per record).
     refreshed: Option<u64>,
+    /// The front span's salt, hashed.
+    salted: (u64, Salted),
     failed: bool,
 }
 
@@ -264,6 +266,7 @@ impl Iter {
             prev_crc: None,
             live,
             refreshed: None,
+            salted: (0, Salted::new(0)),
             failed: false,
         }
     }
@@ -278,17 +281,26 @@ impl Iter {
         let len = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
         // A damaged length field may reach past the file: read what there
         // is, and let the record's checksum fail.
-        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off));
-        let block = match file.read(off, want as usize) {
+        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off)) as usize;
+        // The last block's memory is reused when no payload sliced from it
+        // is still alive (the caller dropped its records): a fresh block
+        // would cost an allocation, its zeroing and cold cache lines.
+        // Payloads still alive keep their block, which is never written again.
+        let mut buf = std::mem::take(&mut self.block).try_into_mut().unwrap_or_default();
+        // Forget the old position first: if the read fails, `block` is empty.
+        self.block_at = (SegmentId::new(0), 0);
+        buf.resize(want, 0);
+        match file.read_into(off, &mut buf) {
             // The block read ahead may reach an unreadable range (a latent
             // sector error) that this record does not touch: read only what
             // it needs, so that only the reads touching the range fail.
-            Err(Error::Io { .. }) if want > need as u64 => {
-                file.read(off, (need as u64).min(len.saturating_sub(off)) as usize)?
+            Err(Error::Io { .. }) if want > need => {
+                buf.truncate((need as u64).min(len.saturating_sub(off)) as usize);
+                file.read_into(off, &mut buf)?;
             }
             res => res?,
-        };
-        self.block = Bytes::from(block);
+        }
+        self.block = buf.freeze();
         self.block_at = (file.id, off);
         Ok(0)
     }
@@ -304,7 +316,10 @@ impl Iter {
         let len = u32::from_le_bytes(self.block[at + REC_LEN_OFF..at + REC_LEN_OFF + 4].try_into().expect("4 bytes"));
         let size = crate::format::record_size(u64::from(len)).min(span.file.capacity.saturating_sub(off)) as usize;
         let at = self.ensure(&span.file, off, size.max(RECORD_HEADER_LEN))?;
-        Ok(decode_slice(&self.block[at..], off as usize, span.salt).ok().map(|r| (r, at)))
+        if self.salted.0 != span.salt {
+            self.salted = (span.salt, Salted::new(span.salt));
+        }
+        Ok(decode_salted(&self.block[at..], off as usize, &self.salted.1).ok().map(|r| (r, at)))
     }
 
     /// The next record; for a live iterator whose spans went stale (a
@@ -353,9 +368,20 @@ impl Iter {
             self.spans.pop_front();
             self.pos = None;
         }
-        let Some(span) = self.spans.front().filter(|s| s.seg_first <= lsn).cloned() else {
+        if self.spans.front().is_none_or(|s| s.seg_first > lsn) {
             return Err(Error::Truncated { lsn: Lsn::new(lsn) });
-        };
+        }
+        // The span is taken out while its record is read (`record_at` needs
+        // `self` mutably) and put back after, whatever the result: no
+        // reference count is touched per record.
+        let span = self.spans.pop_front().expect("checked above");
+        let res = self.next_in_span(&span, lsn);
+        self.spans.push_front(span);
+        res
+    }
+
+    /// The record `lsn` from `span`, the front span, which holds it.
+    fn next_in_span(&mut self, span: &ReadSpan, lsn: u64) -> Result<Option<Record>> {
         let fail = |off, reason| Error::Corruption { segment: span.file.id, offset: off, lsn: Lsn::new(lsn), reason };
         loop {
             let (off, sequential) = match self.pos {
@@ -365,7 +391,7 @@ impl Iter {
                     None => return Err(Error::Truncated { lsn: Lsn::new(lsn) }),
                 },
             };
-            match self.record_at(&span, off)? {
+            match self.record_at(span, off)? {
                 Some((r, at)) if r.kind.takes_lsn() && r.lsn == lsn => {
                     if self.prev_crc.is_some_and(|p| p != r.prev_crc) {
                         return Err(fail(off, CorruptionReason::ChainMismatch));

@@ -9,21 +9,23 @@
 //!   supersedes those records (a cut across segments), so working backwards
 //!   each segment is valid up to its successor's `first_lsn - 1`;
 //! - sealed segments are trusted through their trailer (two small reads);
-//!   the newest segment is walked in full and judged by the decision table
-//!   (`judge.rs`), and so is any segment without a valid trailer;
+//!   the newest segment is walked in full (a block at a time, `blocks.rs`)
+//!   and judged by the decision table (`judge.rs`), and so is any segment
+//!   without a valid trailer;
 //! - the newest segment's meta records give the metadata and the purge
 //!   point; whole segments before the purge point are purged, and a first
 //!   remaining segment that starts after it means records are missing.
 
 use std::path::{Path, PathBuf};
 
+use crate::blocks::{data_end, judge_file, nonzero_in_file, read_data, FileJudged};
 use crate::decide::Verdict;
 use crate::error::{BadFileReason, CorruptionReason, Error, NotALogReason, Result};
 use crate::format::{FORMAT_VERSION, LOCK_FILE, MAX_SEGMENT_ID, QUARANTINE_SUFFIX, SEGMENT_HEADER_LEN, TRAILER_LEN};
 use crate::inspect::{Inspection, SegmentInfo, SegmentState, TailState};
 use crate::io::{read_exact_at, FileSystem, WalFile};
-use crate::judge::{judge, Judged, Rebuilt};
-use crate::scan::{nonzero_len, MetaState, Walker};
+use crate::judge::{Judged, Rebuilt};
+use crate::scan::{MetaState, Walker};
 use crate::seal::Trailer;
 use crate::segment::{HeaderState, SegmentHeader};
 use crate::{Lsn, SegmentId};
@@ -151,14 +153,6 @@ struct Seg {
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
     move |e| Error::io(op, path, e)
-}
-
-/// Reads a segment's bytes from its start up to where it holds data.
-pub(crate) fn read_data(file: &dyn WalFile, path: &Path, len: u64) -> Result<Vec<u8>> {
-    let end = file.data_end(len).max((SEGMENT_HEADER_LEN as u64).min(len));
-    let mut buf = vec![0u8; end as usize];
-    read_exact_at(file, &mut buf, 0).map_err(io_err("read", path))?;
-    Ok(buf)
 }
 
 fn read_trailer(s: &Seg, h: &SegmentHeader) -> Result<Option<Trailer>> {
@@ -555,8 +549,8 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
             }
         }
     }
-    let mut bytes = read_data(s.file.as_ref(), &s.path, s.len)?;
-    let j = judge(&mut bytes, Walker::new(h.salt, h.first_lsn, h.prev_crc), limit);
+    let walker = Walker::new(h.salt, h.first_lsn, h.prev_crc);
+    let FileJudged { judged: j, dead } = judge_file(s.file.as_ref(), &s.path, s.len, walker, limit)?;
     let w = &j.walker;
     let span = Span {
         id: s.id,
@@ -588,12 +582,6 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
     if problem.is_none() && span.sealed && !next_exists {
         problem = Some(missing_successor(s, &span));
     }
-    let dead = w
-        .dead
-        .iter()
-        .filter(|&&(a, b)| bytes.get(a..b.min(bytes.len())).is_some_and(|d| nonzero_len(d) > 0))
-        .map(|&(a, b)| (a as u64, b as u64))
-        .collect();
     Ok(Outcome { records: w.records(), rebuilt: j.rebuilt.clone(), dead, span, problem, judged: Some(j) })
 }
 
@@ -672,8 +660,10 @@ fn judge_after_run(
             HeaderState::Invalid(r) => r,
             _ => unreachable!("valid and other-version headers are handled before"),
         };
-        let body = read_data(segs[i].file.as_ref(), &segs[i].path, segs[i].len)?;
-        let body_zero = segs[i].unborn || body.get(SEGMENT_HEADER_LEN..).is_none_or(|b| nonzero_len(b) == 0);
+        let file = segs[i].file.as_ref();
+        let end = data_end(file, segs[i].len) as usize;
+        let body_nonzero = nonzero_in_file(file, &segs[i].path, SEGMENT_HEADER_LEN, end)?;
+        let body_zero = segs[i].unborn || !body_nonzero;
         if !mid_log_damage && body_zero {
             if segs[i].state == HeaderState::Blank {
                 infos[i].state = SegmentState::Unused;

@@ -2,7 +2,9 @@
 //! where they stop. Pure: works on byte slices, does no I/O.
 //!
 //! A [`Walker`] accepts records while they validate, follow in LSN and
-//! chain, and form whole batches. It applies meta records as it goes (so it
+//! chain, and form whole batches. It reads through a [`Window`]: the bytes
+//! of the segment from some offset on, so that a segment can be walked a
+//! block at a time; offsets are always offsets in the file. It applies meta records as it goes (so it
 //! knows the metadata and purge point at the end) and cut markers (which
 //! rewind it to the LSN they cut back to). Where it stops, [`probe`] looks
 //! at what lies beyond; `recovery.rs` turns that into a verdict with the
@@ -16,8 +18,54 @@ use bytes::Bytes;
 use crate::error::CorruptionReason;
 use crate::format::{RECORD_ALIGN, REC_LEN_OFF, SEGMENT_HEADER_LEN};
 use crate::meta::{CutInfo, MetaRecord};
-use crate::record::{decode_record, RawError, RawRecord, RecordKind};
+use crate::record::{decode_salted, RawError, RawRecord, RecordKind, Salted};
 use crate::seal::decode_index;
+
+/// Bytes of one segment file from offset `base` on (`base` 0: the whole
+/// file, or its first bytes up to where it holds data).
+///
+/// Invariant: a walk only reads its window at or after the walk's `end`, and
+/// a probe only at or after the stop: what lies before `base` was read and
+/// accepted already, and what a walk keeps of it (offsets, checksums) it
+/// keeps in memory.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Window<'a> {
+    /// File offset of `bytes[0]`.
+    pub base: usize,
+    pub bytes: &'a [u8],
+}
+
+impl<'a> Window<'a> {
+    /// A window over a whole file (or its first bytes).
+    pub fn whole(bytes: &'a [u8]) -> Window<'a> {
+        Window { base: 0, bytes }
+    }
+
+    /// File offset just past the window.
+    pub fn end(&self) -> usize {
+        self.base + self.bytes.len()
+    }
+
+    /// The bytes from file offset `off` on (empty past the end).
+    fn from(&self, off: usize) -> &'a [u8] {
+        debug_assert!(off >= self.base, "a window is never read before its base");
+        off.checked_sub(self.base).and_then(|i| self.bytes.get(i..)).unwrap_or_default()
+    }
+
+    /// [`crate::record::decode_record`] at file offset `off`: payload and
+    /// next offsets are file offsets.
+    pub fn decode(&self, off: usize, salt: &Salted) -> Result<RawRecord, RawError> {
+        let mut r = decode_salted(self.from(off), off, salt)?;
+        r.payload_start += off;
+        r.next = r.next.saturating_add(off);
+        Ok(r)
+    }
+
+    /// The payload of record `r`, decoded from this window.
+    fn payload(&self, r: &RawRecord) -> &'a [u8] {
+        &self.from(r.payload_start)[..r.payload_len]
+    }
+}
 
 /// Why a walk stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +99,17 @@ pub(crate) struct Walker {
     /// LSN of the segment's first record.
     pub seg_first: u64,
     salt: u64,
+    salted: Salted,
     /// The header's chain seed: the checksum of record `seg_first - 1`.
     seed_crc: u32,
     /// Offset of each accepted record, LSN `seg_first + i` at index `i`.
     pub offsets: Vec<u32>,
+    /// Checksum of each accepted record, like `offsets` (so that a cut or a
+    /// cap needs no bytes before the window). Invariant: as long as `offsets`.
+    crcs: Vec<u32>,
+    /// Whether each accepted record ends its unit (a lone record, or the
+    /// last of a batch), like `offsets`. Invariant: as long as `offsets`.
+    ends: Vec<bool>,
     /// Last accepted LSN (`seg_first - 1` if none) and its checksum.
     pub lsn: u64,
     pub crc: u32,
@@ -89,8 +144,11 @@ impl Walker {
         Walker {
             seg_first: first_lsn,
             salt,
+            salted: Salted::new(salt),
             seed_crc: prev_crc,
             offsets: Vec::new(),
+            crcs: Vec::new(),
+            ends: Vec::new(),
             lsn: first_lsn - 1,
             crc: prev_crc,
             end: SEGMENT_HEADER_LEN,
@@ -112,21 +170,25 @@ impl Walker {
     /// recovery copies start at a unit) holds the walk to the end of the
     /// last whole unit before it, keeping the invariant of [`Walker::walk`];
     /// the successor then fails the boundary check.
-    pub fn cap(&mut self, bytes: &[u8], limit: u64) {
+    pub fn cap(&mut self, limit: u64) {
         let mut keep = (limit + 1 - self.seg_first) as usize;
-        while keep > 0
-            && keep < self.offsets.len()
-            && !crate::record::kind_of(&bytes[self.offsets[keep - 1] as usize..]).is_some_and(|k| k.ends_unit())
-        {
+        while keep > 0 && keep < self.offsets.len() && !self.ends[keep - 1] {
             keep -= 1;
         }
         let limit = self.seg_first + keep as u64 - 1;
         if let Some(&next) = self.offsets.get(keep) {
             self.end = next as usize;
         }
-        self.offsets.truncate(keep);
-        self.crc = self.crc_of(bytes, limit);
+        self.forget_after(keep);
+        self.crc = self.crc_of(limit);
         self.lsn = limit;
+    }
+
+    /// Forgets the accepted records from index `keep` on.
+    fn forget_after(&mut self, keep: usize) {
+        self.offsets.truncate(keep);
+        self.crcs.truncate(keep);
+        self.ends.truncate(keep);
     }
 
     /// The segment's salt.
@@ -144,16 +206,21 @@ impl Walker {
     /// Invariant: `end` is always the end of a whole logical unit (a lone
     /// record, a record that takes no LSN, or the last record of a batch):
     /// an incomplete batch is never accepted.
-    pub fn run(&mut self, bytes: &[u8]) -> Stop {
+    ///
+    /// The walk reads `win` from its `end` on (which must lie in the
+    /// window); a record running past the window's end stops it with
+    /// [`CorruptionReason::BadLength`], and a walk resumed on a window that
+    /// holds the whole record goes on as if it had never stopped.
+    pub fn run(&mut self, win: Window) -> Stop {
         if self.sealed_at.is_some() {
             return Stop::Sealed;
         }
         let mut off = self.end;
         let (mut lsn, mut crc, mut kind) = (self.lsn, self.crc, None::<RecordKind>);
-        let mut pending: Vec<u32> = Vec::new();
+        let mut pending: Vec<(u32, u32)> = Vec::new();
         loop {
             self.failed_at = off;
-            let r = match decode_record(bytes, off, self.salt) {
+            let r = match win.decode(off, &self.salted) {
                 Err(e) => return Stop::Bad(raw_reason(e)),
                 Ok(r) => r,
             };
@@ -171,7 +238,7 @@ impl Walker {
                 return Stop::Bad(reason);
             }
             if r.kind.takes_lsn() {
-                pending.push(off as u32);
+                pending.push((off as u32, r.crc));
                 (lsn, crc) = (r.lsn, r.crc);
             }
             kind = Some(r.kind);
@@ -181,7 +248,12 @@ impl Walker {
             }
             // A whole unit: accept it.
             let unit_start = off;
-            self.offsets.append(&mut pending);
+            let n = pending.len();
+            for (i, (o, c)) in pending.drain(..).enumerate() {
+                self.offsets.push(o);
+                self.crcs.push(c);
+                self.ends.push(i + 1 == n);
+            }
             (self.lsn, self.crc, self.end) = (lsn, crc, r.next);
             self.claim = self.claim.max(r.synced_off.unwrap_or(0));
             if r.kind.takes_lsn() || r.kind == RecordKind::Meta {
@@ -191,12 +263,12 @@ impl Walker {
             off = r.next;
             match r.kind {
                 RecordKind::Meta => {
-                    let Some(m) = MetaRecord::decode(payload(bytes, &r)) else {
+                    let Some(m) = MetaRecord::decode(win.payload(&r)) else {
                         self.end = unit_start;
                         return Stop::Bad(CorruptionReason::BadMeta);
                     };
                     if let Some(cut) = m.cut {
-                        if !self.rewind(bytes, cut, unit_start) {
+                        if !self.rewind(cut, unit_start) {
                             self.end = unit_start;
                             return Stop::Bad(CorruptionReason::BadMeta);
                         }
@@ -206,7 +278,7 @@ impl Walker {
                     self.meta.apply(&m);
                 }
                 RecordKind::Seal => {
-                    let ok = decode_index(payload(bytes, &r))
+                    let ok = decode_index(win.payload(&r))
                         .is_some_and(|(first, offs)| first == self.seg_first && offs == self.offsets);
                     if !ok {
                         self.end = unit_start;
@@ -224,11 +296,11 @@ impl Walker {
     /// Applies a cut back to `cut.lsn`, found at offset `at`: forgets the
     /// records after it. `false` if the cut does not fit this walk (it names
     /// an LSN this segment never held, or a checksum other than that LSN's).
-    fn rewind(&mut self, bytes: &[u8], cut: CutInfo, at: usize) -> bool {
-        if cut.dead_start as usize > at || !cut_fits(self, bytes, cut) {
+    fn rewind(&mut self, cut: CutInfo, at: usize) -> bool {
+        if cut.dead_start as usize > at || !cut_fits(self, cut) {
             return false;
         }
-        self.offsets.truncate((cut.lsn + 1 - self.seg_first) as usize);
+        self.forget_after((cut.lsn + 1 - self.seg_first) as usize);
         (self.lsn, self.crc) = (cut.lsn, cut.crc);
         self.dead.push((cut.dead_start as usize, at));
         true
@@ -236,12 +308,10 @@ impl Walker {
 
     /// The checksum of accepted record `lsn`, or the chain seed for the LSN
     /// before the segment's first.
-    fn crc_of(&self, bytes: &[u8], lsn: u64) -> u32 {
+    fn crc_of(&self, lsn: u64) -> u32 {
+        debug_assert!(self.offsets.len() == self.crcs.len() && self.offsets.len() == self.ends.len());
         match (lsn + 1 - self.seg_first).checked_sub(1) {
-            Some(i) => {
-                let o = self.offsets[i as usize] as usize;
-                u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"))
-            }
+            Some(i) => self.crcs[i as usize],
             None => self.seed_crc,
         }
     }
@@ -249,12 +319,12 @@ impl Walker {
     /// Resumes past a cut's dead bytes: the marker at `at` (found by
     /// [`find_cut`]) is accepted without the chain check its dead bytes
     /// broke, and the walk continues after it.
-    pub fn jump_to_cut(&mut self, bytes: &[u8], at: usize) {
-        let r = decode_record(bytes, at, self.salt).expect("find_cut checked the marker");
-        let m = MetaRecord::decode(payload(bytes, &r)).expect("find_cut checked the marker");
+    pub fn jump_to_cut(&mut self, win: Window, at: usize) {
+        let r = win.decode(at, &self.salted).expect("find_cut checked the marker");
+        let m = MetaRecord::decode(win.payload(&r)).expect("find_cut checked the marker");
         let cut = m.cut.expect("a cut marker");
         let keep = (cut.lsn + 1 - self.seg_first) as usize;
-        self.offsets.truncate(keep);
+        self.forget_after(keep);
         self.dead.push((cut.dead_start as usize, at));
         (self.lsn, self.crc, self.end) = (cut.lsn, cut.crc, r.next);
         self.claim = self.claim.max(r.synced_off.unwrap_or(0));
@@ -262,10 +332,6 @@ impl Walker {
         self.cuts.push(at);
         self.meta.apply(&m);
     }
-}
-
-fn payload<'a>(bytes: &'a [u8], r: &RawRecord) -> &'a [u8] {
-    &bytes[r.payload_start..r.payload_start + r.payload_len]
 }
 
 fn raw_reason(e: RawError) -> CorruptionReason {
@@ -306,17 +372,28 @@ pub(crate) fn nonzero_len(bytes: &[u8]) -> usize {
 /// four times `bytes.len()` so that crafted input cannot make the search
 /// quadratic. The second value says whether the cap was reached.
 pub(crate) fn valid_records(bytes: &[u8], from: usize, salt: u64) -> (Vec<(usize, RawRecord)>, bool) {
-    let end = nonzero_len(bytes);
+    valid_records_in(Window::whole(bytes), from, salt)
+}
+
+/// [`valid_records`] in a window that holds everything from `from` to the
+/// end of the data (the cap on checksums is four times the window's end,
+/// as if the window were the whole file).
+pub(crate) fn valid_records_in(win: Window, from: usize, salt: u64) -> (Vec<(usize, RawRecord)>, bool) {
+    debug_assert!(from >= win.base);
+    // Past the last non-zero byte there is nothing to find; when the window
+    // is all zero, its base is as good an end as any before `from`.
+    let end = win.base + nonzero_len(win.bytes);
     let mut found = Vec::new();
-    let mut budget = bytes.len().saturating_mul(4);
+    let mut budget = win.end().saturating_mul(4);
+    let salt = &Salted::new(salt);
     let align = RECORD_ALIGN as usize;
     let mut off = from.min(end).div_ceil(align) * align;
     while off < end {
-        if bytes.get(off..off + 8).is_some_and(|w| w.iter().all(|&b| b == 0)) {
+        if win.from(off).get(..8).is_some_and(|w| w.iter().all(|&b| b == 0)) {
             off += align;
             continue;
         }
-        match decode_record(bytes, off, salt) {
+        match win.decode(off, salt) {
             Ok(r) => {
                 budget = budget.saturating_sub(r.payload_len);
                 found.push((off, r));
@@ -324,8 +401,8 @@ pub(crate) fn valid_records(bytes: &[u8], from: usize, salt: u64) -> (Vec<(usize
             }
             Err(RawError::Checksum) => {
                 // The header checked out, so the payload was checksummed.
-                let len_at = off + REC_LEN_OFF;
-                let len = u32::from_le_bytes(bytes[len_at..len_at + 4].try_into().expect("4 bytes"));
+                let len_at = win.from(off + REC_LEN_OFF);
+                let len = u32::from_le_bytes(len_at[..4].try_into().expect("4 bytes"));
                 budget = budget.saturating_sub(len as usize);
                 off += align;
             }
@@ -368,11 +445,12 @@ impl Evidence {
 }
 
 /// Gathers the evidence past a walk that stopped at `w.end`.
-pub(crate) fn probe(bytes: &[u8], w: &Walker) -> Evidence {
+/// `win` holds every byte from the stop to the end of the data.
+pub(crate) fn probe(win: Window, w: &Walker) -> Evidence {
     let stop = w.end;
-    let from = stop.min(bytes.len());
-    let nonzero_end = from + nonzero_len(&bytes[from..]);
-    let (found, gave_up) = valid_records(bytes, stop, w.salt);
+    let from = stop.min(win.end());
+    let nonzero_end = from + nonzero_len(win.from(from));
+    let (found, gave_up) = valid_records_in(win, stop, w.salt);
     let mut ev = Evidence { nonzero_end, claimed: gave_up, ..Evidence::default() };
     for (off, r) in &found {
         if r.kind.takes_lsn() || r.kind == RecordKind::Meta {
@@ -384,14 +462,14 @@ pub(crate) fn probe(bytes: &[u8], w: &Walker) -> Evidence {
         ev.claimed |= r.synced_off.is_some_and(|s| s as usize > stop);
         match r.kind {
             RecordKind::Meta if ev.cut_at.is_none() => {
-                if let Some(cut) = MetaRecord::decode(payload(bytes, r)).and_then(|m| m.cut) {
-                    if cut_explains(w, bytes, cut) {
+                if let Some(cut) = MetaRecord::decode(win.payload(r)).and_then(|m| m.cut) {
+                    if cut_explains(w, cut) {
                         ev.cut_at = Some(*off);
                     }
                 }
             }
             RecordKind::Parity => {
-                if let Some((s, e, _)) = crate::parity::decode(payload(bytes, r)) {
+                if let Some((s, e, _)) = crate::parity::decode(win.payload(r)) {
                     if (s..e).contains(&(stop as u64)) {
                         ev.parity_at.push(*off);
                     }
@@ -406,16 +484,16 @@ pub(crate) fn probe(bytes: &[u8], w: &Walker) -> Evidence {
 /// Whether cut marker `cut` explains a walk stopped at `w.end`: its dead
 /// bytes start at or before the stop, and it cuts back to an LSN the walk
 /// accepted (see [`cut_fits`]).
-fn cut_explains(w: &Walker, bytes: &[u8], cut: CutInfo) -> bool {
-    cut.dead_start as usize <= w.end && cut_fits(w, bytes, cut)
+fn cut_explains(w: &Walker, cut: CutInfo) -> bool {
+    cut.dead_start as usize <= w.end && cut_fits(w, cut)
 }
 
 /// Whether cut `cut` fits the records walk `w` accepted: it cuts back to an
 /// LSN of this segment (or the one before its first) no later than the
 /// walk's, names that record's checksum, and its dead bytes start at or
 /// after the end of that record.
-fn cut_fits(w: &Walker, bytes: &[u8], cut: CutInfo) -> bool {
-    if cut.lsn > w.lsn || cut.lsn + 1 < w.seg_first || w.crc_of(bytes, cut.lsn) != cut.crc {
+fn cut_fits(w: &Walker, cut: CutInfo) -> bool {
+    if cut.lsn > w.lsn || cut.lsn + 1 < w.seg_first || w.crc_of(cut.lsn) != cut.crc {
         return false;
     }
     let keep = (cut.lsn + 1 - w.seg_first) as usize;

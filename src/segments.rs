@@ -49,7 +49,15 @@ impl SegmentFile {
     /// Reads `len` bytes at `off`.
     pub fn read(&self, off: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
-        read_exact_at(self.file.as_ref(), &mut buf, off).map_err(|e| Error::io("read", &self.path, e))?;
+        self.read_into(off, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Fills `buf` with the bytes at `off` (a caller reusing one buffer for
+    /// many reads pays for neither a fresh allocation nor its zeroing).
+    pub fn read_into(&self, off: u64, buf: &mut [u8]) -> Result<()> {
+        read_exact_at(self.file.as_ref(), buf, off).map_err(|e| Error::io("read", &self.path, e))?;
+        let len = buf.len();
         for (at, bytes) in &self.overlay {
             let (lo, hi) = ((*at).max(off), (at + bytes.len() as u64).min(off + len as u64));
             if lo < hi {
@@ -57,7 +65,7 @@ impl SegmentFile {
                     .copy_from_slice(&bytes[(lo - at) as usize..(hi - at) as usize]);
             }
         }
-        Ok(buf)
+        Ok(())
     }
 }
 

@@ -23,7 +23,7 @@ fn segment(records: &[(u64, RecordKind, &[u8], u32)]) -> Vec<u8> {
 
 fn walk(b: &[u8]) -> (Walker, Stop) {
     let mut w = Walker::new(SALT, 1, 0);
-    let stop = w.run(b);
+    let stop = w.run(Window::whole(b));
     (w, stop)
 }
 
@@ -40,7 +40,7 @@ fn cap_holds_a_walk_to_its_limit() {
     use RecordKind::*;
     let b = segment(&[(1, Full, b"a", 0), (2, Full, b"b", 0), (3, Full, b"c", 0)]);
     let (mut w, _) = walk(&b);
-    w.cap(&b, 2);
+    w.cap(2);
     let crc2 = u32::from_le_bytes(b[w.offsets[1] as usize..][..4].try_into().unwrap());
     assert_eq!((w.records(), w.lsn, w.crc, w.end), (2, 2, crc2, SEGMENT_HEADER_LEN + 80));
 }
@@ -70,7 +70,7 @@ fn a_cut_after_the_limit_still_rewinds() {
         b.extend_from_slice(&r);
     }
     b.resize(b.len() + 64, 0);
-    let j = crate::judge::judge(&mut b, Walker::new(SALT, 1, 0), Some(3));
+    let j = crate::judge::judge(0, &mut b, Walker::new(SALT, 1, 0), Some(3)).expect("judged");
     assert_eq!(j.verdict, crate::decide::Verdict::Complete, "{}", j.rule);
     let w = j.walker;
     assert_eq!((w.lsn, w.crc, &w.offsets[1..]), (3, prev, &new[..]));
@@ -94,7 +94,7 @@ fn probe_finds_later_records_and_claims() {
     b[second + 32] ^= 0xff; // damage record 2's payload
     let (w, _) = walk(&b);
     assert_eq!(w.lsn, 1);
-    let ev = probe(&b, &w);
+    let ev = probe(Window::whole(&b), &w);
     assert_eq!(ev.later_records, 1);
     assert!(ev.claimed, "record 3 was written after the bytes of record 2 were durable");
     assert!(!ev.tail_zero(w.end));
@@ -106,7 +106,7 @@ fn a_claim_short_of_the_damage_is_no_claim() {
     let mut b = segment(&[(1, Full, b"a", 0), (2, Full, b"b", 64), (3, Full, b"c", 104)]);
     b[SEGMENT_HEADER_LEN + 40 + 32] ^= 0xff;
     let (w, _) = walk(&b);
-    assert!(!probe(&b, &w).claimed, "record 3 claims only up to the start of record 2");
+    assert!(!probe(Window::whole(&b), &w).claimed, "record 3 claims only up to the start of record 2");
 }
 
 #[test]
@@ -127,6 +127,6 @@ fn nonzero_len_finds_the_last_nonzero_byte() {
 fn probe_on_zero_tail() {
     let b = segment(&[(1, RecordKind::Full, b"a", 0)]);
     let (w, _) = walk(&b);
-    let ev = probe(&b, &w);
+    let ev = probe(Window::whole(&b), &w);
     assert!(ev.tail_zero(w.end) && ev.later_records == 0);
 }

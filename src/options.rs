@@ -59,7 +59,7 @@ impl Default for Options {
             preallocate: true,
             background_preallocation: true,
             max_record_size: None,
-            write_buffer_size: 4 * 1024 * 1024,
+            write_buffer_size: 1024 * 1024,
             group_commit_delay: Duration::from_micros(100),
             recovery_mode: RecoveryMode::TruncateTornTail,
         }
@@ -142,8 +142,11 @@ impl Options {
     }
 
     /// Bytes of appended records buffered in memory before an `append` writes
-    /// them to the file itself (without syncing). Default 4 MiB; valid range
+    /// them to the file itself (without syncing). Default 1 MiB; valid range
     /// 4 KiB ..= 1 GiB. One write never carries more than this plus one record.
+    /// The default is about a core's level-2 cache: staged records are still
+    /// cached when the flush checksums them and copies them into the file,
+    /// which makes buffered appends faster than with a bigger buffer.
     ///
     /// ```
     /// let opts = seawall::Options::default().write_buffer_size(64 << 10);

@@ -367,7 +367,11 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
             for seg in &insp.segments[cut_from..] {
                 if Some(seg.id) == sealed_last {
                     // The successor of the sealed segment that becomes the
-                    // last must stay: its bytes are copied aside and cleared.
+                    // last must stay: its bytes are copied aside and cleared
+                    // (an empty file has none).
+                    if seg.file_len == 0 {
+                        continue;
+                    }
                     let file = quarantine_name(&insp.dir, &format!("{}.0", seg.id.file_name()), &taken);
                     taken.push(file.clone());
                     actions.push(RecoveryAction::QuarantinedBytes {
@@ -464,7 +468,10 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
             RecoveryAction::QuarantinedBytes { segment, offset, bytes, file } => {
                 let src = path_of(*segment);
                 let f = fs.open_read(&src).map_err(|e| Error::io("open", &src, e))?;
-                let mut header = vec![0u8; SEGMENT_HEADER_LEN];
+                // A file shorter than a header (cut short by damage) gives
+                // what it has.
+                let len = f.len().map_err(|e| Error::io("stat", &src, e))?;
+                let mut header = vec![0u8; (SEGMENT_HEADER_LEN as u64).min(len) as usize];
                 read_exact_at(f.as_ref(), &mut header, 0).map_err(|e| Error::io("read", &src, e))?;
                 let mut data = vec![0u8; *bytes as usize];
                 read_exact_at(f.as_ref(), &mut data, *offset).map_err(|e| Error::io("read", &src, e))?;

@@ -141,3 +141,24 @@ fn a_successor_naming_a_start_inside_a_batch_never_ends_a_view_inside_it() {
     assert_eq!(wal.last_lsn().get(), mid - 2, "{report}");
     assert!(wal.iter_from(wal.first_lsn()).unwrap().last().unwrap().unwrap().kind().ends_unit());
 }
+
+#[test]
+fn salvage_reuses_an_empty_successor_of_the_last_kept_sealed_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 1500, small_opts());
+    let insp = Reader::open(dir.path()).unwrap().inspection().clone();
+    assert!(insp.segments.len() >= 4, "several segments");
+    // The third segment file emptied: the second, sealed, becomes the last
+    // one kept, and its successor file must stay (FORMAT.md §5.1).
+    let kept_last = insp.segments[1].last_lsn.unwrap().get();
+    truncate_at(&segment_path(dir.path(), 3), 0);
+    assert!(matches!(Reader::verify(dir.path()).unwrap().inspection().tail, TailState::Corrupt { .. }));
+
+    let (wal, report) = salvage(dir.path());
+    assert_eq!((report.first_lsn.get(), report.last_lsn.get()), (1, kept_last), "{report}");
+    assert_eq!(read_all(&wal).len() as u64, kept_last);
+    wal.close().unwrap();
+    let (wal, report) = Wal::open(dir.path(), small_opts()).unwrap();
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(wal.append_durable(b"after salvage").unwrap(), Lsn::new(kept_last + 1));
+}

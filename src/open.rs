@@ -476,13 +476,13 @@ fn commit_salvage(
     if reset {
         // Every kept record lay before the purge point: the reset
         // supersedes them all.
-        for span in &a.spans {
-            factory.fs.remove(&span.path).map_err(|e| Error::io("remove", &span.path, e))?;
-            report
-                .actions
-                .push(RecoveryAction::RemovedSegment { segment: span.id, reason: crate::RemovalReason::Superseded });
-        }
-        factory.fs.sync_dir(&factory.dir).map_err(|e| Error::io("fsync", &factory.dir, e))?;
+        let superseded: Vec<RecoveryAction> = a
+            .spans
+            .iter()
+            .map(|s| RecoveryAction::RemovedSegment { segment: s.id, reason: crate::RemovalReason::Superseded })
+            .collect();
+        execute(factory.fs.as_ref(), a, &superseded)?;
+        report.actions.extend(superseded);
         report.segments = 1;
     } else {
         report.segments += 1;

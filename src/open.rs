@@ -3,13 +3,19 @@
 //! Recovery order (each step crash safe, so a crash at any point leaves a
 //! directory the next recovery judges the same way):
 //! 1. pages rebuilt from parity are written back and synced;
-//! 2. the bytes of the last segment that no later record proves durable are
-//!    written again and synced, and every other kept segment is synced:
-//!    what recovery adopts may exist only in the page cache of a process
-//!    that died, or of this one after a failed `fdatasync` (which drops the
-//!    dirty pages but leaves them readable, so that a fresh descriptor's sync
-//!    succeeds without them); above all a header that supersedes records
-//!    must be durable before the superseded segment goes;
+//! 2. the last kept segment is synced, and the bytes of it that no later
+//!    record proves durable are written again and synced: what recovery
+//!    adopts may exist only in the page cache of a process that died, or of
+//!    this one after a failed `fdatasync` (which drops the dirty pages but
+//!    leaves them readable, so that a fresh descriptor's sync succeeds
+//!    without them); above all a header that supersedes records must be
+//!    durable before the superseded segment goes. Every other kept segment
+//!    was durable before its successor's header was written (a rotation,
+//!    W7, W8 and recovery's own copies all sync first), and the only later
+//!    writes to it, clearings, are synced by the operation that makes them,
+//!    whose interruption recovery judges the same whatever reached the disk:
+//!    syncing it again would cost one `fdatasync` per segment and prove
+//!    nothing (FORMAT.md §6.1);
 //! 3. the plan: quarantine copies, removals newest first, cleared bytes.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -334,12 +340,15 @@ fn recover(
     });
     execute(fs, a, &repairs)?;
     let mut done = repairs;
-    // Adopt only what is durable for real (see the module doc).
+    // Adopt only what is durable for real: the tail may hold what only a
+    // page cache has (see the module doc).
     let mut handles = Vec::with_capacity(a.spans.len());
-    for span in &a.spans {
+    for (i, span) in a.spans.iter().enumerate() {
         let capacity = span.file_len.max(factory.size);
         let file = fs.open(&span.path).map_err(|e| Error::io("open", &span.path, e))?;
-        file.sync_data().map_err(|e| Error::io("fdatasync", &span.path, e))?;
+        if i + 1 == a.spans.len() {
+            file.sync_data().map_err(|e| Error::io("fdatasync", &span.path, e))?;
+        }
         handles.push(Arc::new(SegmentFile::new(span.id, span.path.clone(), file, capacity)));
     }
     execute(fs, a, &rest)?;

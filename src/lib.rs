@@ -37,6 +37,7 @@
 
 #![deny(missing_docs)]
 
+mod ahead;
 mod blocks;
 mod buffer;
 mod decide;
@@ -75,7 +76,7 @@ pub use durable::Durable;
 pub use error::{BadFileReason, CorruptionReason, Error, NotALogReason, Result};
 pub use inspect::{Inspection, SegmentInfo, SegmentState, TailState};
 pub use lsn::{Lsn, SegmentId};
-pub use options::{Options, RecoveryMode, MAX_GROUP_COMMIT_DELAY};
+pub use options::{Options, RecoveryMode, DEFAULT_READ_BLOCK_SIZE, MAX_GROUP_COMMIT_DELAY};
 pub use read::{Iter, Record};
 pub use reader::Reader;
 pub use record::RecordKind;

@@ -50,6 +50,8 @@ pub struct Options {
     pub(crate) write_buffer_size: u64,
     pub(crate) group_commit_delay: Duration,
     pub(crate) recovery_mode: RecoveryMode,
+    pub(crate) read_block_size: u64,
+    pub(crate) read_ahead: bool,
 }
 
 impl Default for Options {
@@ -62,9 +64,14 @@ impl Default for Options {
             write_buffer_size: 1024 * 1024,
             group_commit_delay: Duration::from_micros(100),
             recovery_mode: RecoveryMode::TruncateTornTail,
+            read_block_size: DEFAULT_READ_BLOCK_SIZE,
+            read_ahead: true,
         }
     }
 }
+
+/// Default of [`Options::read_block_size`]: 256 KiB.
+pub const DEFAULT_READ_BLOCK_SIZE: u64 = 256 << 10;
 
 /// Upper bound of [`Options::group_commit_delay`].
 pub const MAX_GROUP_COMMIT_DELAY: Duration = Duration::from_millis(10);
@@ -174,6 +181,46 @@ impl Options {
         self
     }
 
+    /// Bytes an iterator reads at once (a record larger than this is read
+    /// whole). Default 256 KiB; valid range 4 KiB ..= 64 MiB. A scan holds
+    /// one block, two with [`Options::read_ahead`], plus any block a
+    /// payload it yielded still slices.
+    ///
+    /// ```
+    /// assert!(seawall::Options::default().read_block_size(64 << 10).validate().is_ok());
+    /// assert!(seawall::Options::default().read_block_size(100).validate().is_err());
+    /// ```
+    pub fn read_block_size(mut self, bytes: u64) -> Options {
+        self.read_block_size = bytes;
+        self
+    }
+
+    /// Whether an iterator that has read two blocks in a row, each
+    /// continuing the one before in the same segment, starts a helper
+    /// thread that reads its next block while it checks the current one
+    /// (default `true`). The helper only copies bytes: every record is
+    /// still validated by the iterator, errors are reported as without it,
+    /// and it ends with the iterator. Short ranges and `read` never start
+    /// one. With `false`, an iterator reads on the caller's thread alone.
+    ///
+    /// ```
+    /// let opts = seawall::Options::default().read_ahead(false);
+    /// assert!(!opts.get_read_ahead());
+    /// ```
+    pub fn read_ahead(mut self, yes: bool) -> Options {
+        self.read_ahead = yes;
+        self
+    }
+
+    /// Whether iterators read ahead ([`Options::read_ahead`]).
+    ///
+    /// ```
+    /// assert!(seawall::Options::default().get_read_ahead());
+    /// ```
+    pub fn get_read_ahead(&self) -> bool {
+        self.read_ahead
+    }
+
     /// What recovery does with damage. Default [`RecoveryMode::TruncateTornTail`].
     ///
     /// ```
@@ -234,6 +281,7 @@ impl Options {
         check("segment_size", self.segment_size, format::MIN_SEGMENT_SIZE, format::MAX_SEGMENT_SIZE)?;
         check("max_record_size", self.get_max_record_size(), 1, self.largest_record())?;
         check("write_buffer_size", self.write_buffer_size, 4096, 1 << 30)?;
+        check("read_block_size", self.read_block_size, 4096, 64 << 20)?;
         let delay = self.group_commit_delay.as_micros().min(u64::MAX as u128) as u64;
         check("group_commit_delay_us", delay, 0, MAX_GROUP_COMMIT_DELAY.as_micros() as u64)?;
         Ok(())
@@ -265,6 +313,8 @@ mod tests {
             Options::default().segment_size(64 * 1024).max_record_size(64 * 1024),
             Options::default().max_record_size(0),
             Options::default().write_buffer_size(10),
+            Options::default().read_block_size(4095),
+            Options::default().read_block_size((64 << 20) + 1),
             Options::default().group_commit_delay(Duration::from_secs(1)),
         ];
         for o in cases {

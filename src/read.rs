@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::ahead::{next_start, ReadAhead};
 use crate::error::{CorruptionReason, Error, Result};
 use crate::format::{RECORD_HEADER_LEN, REC_LEN_OFF};
 use crate::record::{decode_salted, decode_slice, RecordKind, Salted};
@@ -23,8 +24,31 @@ use crate::segments::{Offsets, SegmentFile};
 use crate::wal::Inner;
 use crate::{Lsn, SegmentId};
 
-/// Bytes read at once by an iterator.
-const READ_BLOCK: usize = 256 << 10;
+/// Blocks an iterator reads in a row, each continuing the last in the same
+/// segment, before it starts a read-ahead thread: short ranges never pay
+/// for one.
+const AHEAD_AFTER: u32 = 2;
+
+/// Largest block read ahead, in read blocks: a larger record (or a damaged
+/// length field naming one) is read when it is needed, not on a guess.
+const AHEAD_MAX_BLOCKS: usize = 16;
+
+/// How an iterator reads ([`crate::Options::read_block_size`] and
+/// [`crate::Options::read_ahead`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadPlan {
+    /// Bytes read at once.
+    pub block: usize,
+    /// Whether a long scan reads ahead on a helper thread.
+    pub ahead: bool,
+}
+
+impl ReadPlan {
+    /// The plan `opts` configure.
+    pub fn of(opts: &crate::Options) -> ReadPlan {
+        ReadPlan { block: opts.read_block_size as usize, ahead: opts.read_ahead }
+    }
+}
 
 /// One record read from the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -250,12 +274,23 @@ pub struct Iter {
     /// The front span's salt, hashed.
     salted: (u64, Salted),
     failed: bool,
+    plan: ReadPlan,
+    /// Blocks read in a row, each continuing the one before.
+    streak: u32,
+    /// The read-ahead of a long scan, once started.
+    ahead: Option<ReadAhead>,
 }
 
 impl Iter {
     /// An iterator over LSNs `from..=to` of `spans` (in order). With `live`,
     /// every record is checked to be still in the open log.
-    pub(crate) fn new(spans: Vec<ReadSpan>, from: u64, to: u64, live: Option<(Arc<Inner>, usize)>) -> Iter {
+    pub(crate) fn new(
+        spans: Vec<ReadSpan>,
+        from: u64,
+        to: u64,
+        live: Option<(Arc<Inner>, usize)>,
+        plan: ReadPlan,
+    ) -> Iter {
         Iter {
             spans: spans.into(),
             next: from,
@@ -268,40 +303,72 @@ impl Iter {
             refreshed: None,
             salted: (0, Salted::new(0)),
             failed: false,
+            plan,
+            streak: 0,
+            ahead: None,
         }
     }
 
     /// Makes `block` hold bytes `off..off + need` of `file` (reading a large
-    /// block from `off`); returns where they start in it.
-    fn ensure(&mut self, file: &SegmentFile, off: u64, need: usize) -> Result<usize> {
+    /// block from `off`, or taking the one read ahead from there); returns
+    /// where they start in it.
+    fn ensure(&mut self, file: &Arc<SegmentFile>, off: u64, need: usize) -> Result<usize> {
         let (seg, at) = self.block_at;
         if seg == file.id && off >= at && off + need as u64 <= at + self.block.len() as u64 {
             return Ok((off - at) as usize);
         }
+        let continues = seg == file.id && off >= at && off <= at + self.block.len() as u64;
+        self.streak = if continues { self.streak + 1 } else { 0 };
         let len = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
-        // A damaged length field may reach past the file: read what there
-        // is, and let the record's checksum fail.
-        let want = (READ_BLOCK as u64).max(need as u64).min(len.saturating_sub(off)) as usize;
         // The last block's memory is reused when no payload sliced from it
         // is still alive (the caller dropped its records): a fresh block
         // would cost an allocation, its zeroing and cold cache lines.
         // Payloads still alive keep their block, which is never written again.
-        let mut buf = std::mem::take(&mut self.block).try_into_mut().unwrap_or_default();
+        let mut spare = std::mem::take(&mut self.block).try_into_mut().ok();
         // Forget the old position first: if the read fails, `block` is empty.
         self.block_at = (SegmentId::new(0), 0);
-        buf.resize(want, 0);
-        match file.read_into(off, &mut buf) {
-            // The block read ahead may reach an unreadable range (a latent
-            // sector error) that this record does not touch: read only what
-            // it needs, so that only the reads touching the range fail.
-            Err(Error::Io { .. }) if want > need => {
-                buf.truncate((need as u64).min(len.saturating_sub(off)) as usize);
-                file.read_into(off, &mut buf)?;
+        let (buf, guess) = match self.ahead.as_mut().and_then(|a| a.take(file, off, need)) {
+            Some((buf, guess)) => {
+                if let Some((inner, _)) = &self.live {
+                    inner.counters.blocks_read_ahead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                (buf, Some(guess))
             }
-            res => res?,
-        }
+            None => {
+                // A damaged length field may reach past the file: read what
+                // there is, and let the record's checksum fail.
+                let want = (self.plan.block as u64).max(need as u64).min(len.saturating_sub(off)) as usize;
+                let mut buf = spare.take().unwrap_or_default();
+                buf.resize(want, 0);
+                match file.read_into(off, &mut buf) {
+                    // The block read ahead may reach an unreadable range (a
+                    // latent sector error) that this record does not touch:
+                    // read only what it needs, so that only the reads
+                    // touching the range fail.
+                    Err(Error::Io { .. }) if want > need => {
+                        buf.truncate((need as u64).min(len.saturating_sub(off)) as usize);
+                        file.read_into(off, &mut buf)?;
+                    }
+                    res => res?,
+                }
+                (buf, None)
+            }
+        };
         self.block = buf.freeze();
         self.block_at = (file.id, off);
+        if self.plan.ahead && self.ahead.is_none() && self.streak == AHEAD_AFTER {
+            self.ahead = ReadAhead::start();
+        }
+        if let Some(ahead) = &mut self.ahead {
+            // The next block starts at the first record this one does not
+            // hold whole.
+            let (rel, size) = guess.unwrap_or_else(|| next_start(&self.block));
+            let next = off + rel as u64;
+            let want = (self.plan.block as u64).max(size as u64).min(len.saturating_sub(next)) as usize;
+            if want <= AHEAD_MAX_BLOCKS * self.plan.block {
+                ahead.request(file, next, want, spare.unwrap_or_default());
+            }
+        }
         Ok(0)
     }
 
@@ -353,6 +420,9 @@ impl Iter {
             return Ok(false);
         }
         self.spans = live_spans(&inner, st, self.next, to, since)?.into();
+        if let Some(ahead) = &mut self.ahead {
+            ahead.discard();
+        }
         self.pos = None;
         self.block = Bytes::new();
         self.block_at = (SegmentId::new(0), 0);
@@ -555,10 +625,10 @@ impl crate::wal::Wal {
         let (from, to) = resolve(range, st.first_lsn, st.last_lsn())?;
         let since = st.cuts.len();
         if from > to {
-            return Ok(Iter::new(Vec::new(), from, to, None));
+            return Ok(Iter::new(Vec::new(), from, to, None, ReadPlan::of(&inner.opts)));
         }
         let spans = live_spans(inner, st, from, to, since)?;
-        Ok(Iter::new(spans, from, to, Some((inner.clone(), since))))
+        Ok(Iter::new(spans, from, to, Some((inner.clone(), since)), ReadPlan::of(&inner.opts)))
     }
 
     /// The records from `lsn` to the last one appended: `range(lsn..)`.

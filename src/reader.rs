@@ -169,7 +169,7 @@ impl Reader {
     pub fn range(&self, range: impl RangeBounds<Lsn>) -> Result<Iter> {
         let (from, to) = resolve(range, self.first_lsn().get(), self.last_lsn().get())?;
         let spans = if from <= to { self.segments.spans(from, to) } else { Vec::new() };
-        Ok(Iter::new(spans, from, to, None))
+        Ok(Iter::new(spans, from, to, None, crate::read::ReadPlan::of(&crate::Options::default())))
     }
 
     /// Iterates over the valid records from `lsn` on; `lsn` may range from

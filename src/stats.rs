@@ -11,6 +11,7 @@ pub(crate) struct Counters {
     pub bytes_written: AtomicU64,
     pub group_commits: AtomicU64,
     pub max_group: AtomicU64,
+    pub blocks_read_ahead: AtomicU64,
 }
 
 /// A snapshot of a log's counters since it was opened.
@@ -29,6 +30,9 @@ pub struct Stats {
     pub group_commits: u64,
     /// Most `sync` callers served by one flush.
     pub max_group: u64,
+    /// Blocks the log's iterators took from a read-ahead thread
+    /// ([`crate::Options::read_ahead`]).
+    pub blocks_read_ahead: u64,
 }
 
 impl Counters {
@@ -41,6 +45,7 @@ impl Counters {
             bytes_written: l(&self.bytes_written),
             group_commits: l(&self.group_commits),
             max_group: l(&self.max_group),
+            blocks_read_ahead: l(&self.blocks_read_ahead),
         }
     }
 }

@@ -96,7 +96,12 @@ impl Log {
     }
 
     fn open(&mut self) -> seawall::RecoveryReport {
-        let opts = options().preallocate(self.preallocate).max_record_size(MAX_RECORD).write_buffer_size(4096);
+        // 4 KiB read blocks: long ranges and live iterators read ahead.
+        let opts = options()
+            .preallocate(self.preallocate)
+            .max_record_size(MAX_RECORD)
+            .write_buffer_size(4096)
+            .read_block_size(4096);
         let (wal, report) = Wal::open(self.dir.path(), opts).expect("open");
         self.wal = Some(wal);
         // Everything open keeps is durable when it returns.

@@ -76,10 +76,12 @@ pub fn random_workload(rng: &mut Rng, len: usize) -> Vec<Action> {
 pub fn random_options(rng: &mut Rng) -> Options {
     let opts = Options::default().segment_size(64 * 1024).background_preallocation(false);
     let opts = opts.preallocate(rng.below(4) != 0);
-    if rng.below(2) == 0 {
-        opts.write_buffer_size(4096)
-    } else {
-        opts
+    let opts = if rng.below(2) == 0 { opts.write_buffer_size(4096) } else { opts };
+    // Small read blocks make the oracle's scans read ahead on a helper.
+    match rng.below(3) {
+        0 => opts.read_block_size(4096),
+        1 => opts.read_block_size(4096).read_ahead(false),
+        _ => opts,
     }
 }
 

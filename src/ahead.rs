@@ -1,22 +1,26 @@
-//! Read-ahead for long sequential scans: a helper thread reads the next block
-//! of a segment while the iterator checks the records of the current one, so
-//! that copying bytes out of the page cache and checksumming them overlap.
+//! Read-ahead for long sequential scans: a helper thread streams the blocks
+//! of a segment, each starting where the one before stops holding whole
+//! records, while the iterator checks the records of the block it holds. The
+//! copy out of the page cache and the checksums thus overlap.
 //!
-//! The helper only moves bytes. It guesses where the next block starts by
-//! following the length fields of the block just handed over (unchecked:
-//! a wrong guess, from damage or the dead bytes of a cut, only means the
-//! block is not used), and the iterator still validates every record it
-//! takes from a block. A block is used only if it was read from the very
-//! file handle and offset the iterator asks for and holds every byte it
-//! needs; anything else (a failed read included) is dropped, and the
-//! iterator reads for itself as it would without read-ahead, so errors and
-//! their reporting do not change.
+//! The helper only moves bytes. It finds where the next block starts by
+//! following the length fields of the block it has just read (unchecked: a
+//! wrong guess, from damage or the dead bytes of a cut, only means a block
+//! the iterator will not use), and the iterator still validates every
+//! record it takes from a block. A block is used only if it was read from
+//! the very file handle and offset the iterator asks for and holds every
+//! byte it needs; anything else (a failed read included) stops the stream,
+//! and the iterator reads for itself as it would without read-ahead, so
+//! errors and their reporting do not change.
 //!
-//! Invariant: at most one read is in flight, and the iterator knows which.
-//! Dropping a [`ReadAhead`] stops the helper and waits for it, so no file
-//! handle outlives the iterator.
+//! Invariants: every stream has a generation, and the iterator takes
+//! blocks of the current one only, in the order they were read. At most two
+//! blocks are in the helper's hands (one handed over and waiting, one being
+//! read), so a scan holds at most three. Dropping a [`ReadAhead`] stops the
+//! helper and waits for it, so no file handle outlives the iterator.
 
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -26,30 +30,57 @@ use crate::error::Result;
 use crate::format::{record_size, RECORD_HEADER_LEN, REC_LEN_OFF};
 use crate::segments::SegmentFile;
 
-/// A read for the helper: `len` bytes of `file` from `off`, into `buf`.
-struct Job {
-    file: Arc<SegmentFile>,
-    off: u64,
-    len: usize,
-    buf: BytesMut,
+/// Most read-ahead helpers running at once in a process: iterators past
+/// this many read on their own threads, so that many concurrent scans do not
+/// cost as many threads.
+pub(crate) const MAX_HELPERS: usize = 16;
+
+/// Read-ahead helpers running.
+static HELPERS: AtomicUsize = AtomicUsize::new(0);
+
+/// Takes one of `max` slots counted by `count`, if one is free.
+fn take_slot(count: &AtomicUsize, max: usize) -> bool {
+    count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).is_ok()
 }
 
-/// A finished read, with [`next_start`] of its block.
-type Done = (Arc<SegmentFile>, u64, Result<(BytesMut, (usize, usize))>);
+/// A stream for the helper: blocks of `file` from `off` on.
+struct Stream {
+    gen: u64,
+    file: Arc<SegmentFile>,
+    off: u64,
+    /// Bytes of the next block to read.
+    len: usize,
+    /// Bytes of a block (more when the next record is larger).
+    block: usize,
+    /// The largest block read on a guess.
+    max: usize,
+}
 
-/// The helper thread and the read in flight.
+/// What the helper hands over.
+enum Msg {
+    /// The bytes of `file` from `off`.
+    Block { gen: u64, file: Arc<SegmentFile>, off: u64, res: Result<BytesMut> },
+    /// Stream `gen` has no more blocks.
+    End { gen: u64 },
+}
+
+/// The helper thread and the stream it reads.
 pub(crate) struct ReadAhead {
-    jobs: Option<SyncSender<Job>>,
-    /// In a mutex only so that an iterator stays `Sync`; never contended.
-    done: Mutex<Receiver<Done>>,
-    /// File and offset of the read in flight.
-    pending: Option<(Arc<SegmentFile>, u64)>,
+    /// `None` stops the stream.
+    jobs: Option<Sender<Option<Stream>>>,
+    /// In mutexes only so that an iterator stays `Sync`; never contended.
+    msgs: Option<Mutex<Receiver<Msg>>>,
+    spent: Mutex<Sender<BytesMut>>,
+    /// Generation of the current stream.
+    gen: u64,
+    /// The current stream may still hand over blocks.
+    flowing: bool,
     helper: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ReadAhead {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReadAhead").field("pending", &self.pending.as_ref().map(|p| (p.0.id, p.1))).finish()
+        f.debug_struct("ReadAhead").field("gen", &self.gen).field("flowing", &self.flowing).finish()
     }
 }
 
@@ -57,92 +88,184 @@ impl ReadAhead {
     /// Starts the helper thread; `None` if the system refuses a thread (the
     /// iterator then reads for itself).
     pub fn start() -> Option<ReadAhead> {
-        let (jobs, rx) = sync_channel::<Job>(1);
-        let (tx, done) = sync_channel::<Done>(1);
+        // A slot among the helpers of the process, or none: past the limit
+        // an iterator reads alone.
+        if !take_slot(&HELPERS, MAX_HELPERS) {
+            return None;
+        }
+        let started = ReadAhead::spawn();
+        if started.is_none() {
+            HELPERS.fetch_sub(1, Ordering::AcqRel);
+        }
+        started
+    }
+
+    fn spawn() -> Option<ReadAhead> {
+        let (jobs, job_rx) = channel::<Option<Stream>>();
+        // One block handed over and waiting: the helper reads the next one
+        // meanwhile, then waits.
+        let (msg_tx, msgs) = sync_channel::<Msg>(1);
+        let (spent, spent_rx) = channel::<BytesMut>();
         let helper = std::thread::Builder::new()
             .name("seawall-readahead".into())
-            .spawn(move || {
-                while let Ok(Job { file, off, len, mut buf }) = rx.recv() {
-                    // A reused buffer keeps its bytes: zeroing them again
-                    // would cost as much as the copy.
-                    if buf.len() >= len {
-                        buf.truncate(len);
-                    } else {
-                        buf.resize(len, 0);
-                    }
-                    // The guess is made here, on bytes this thread has
-                    // just copied and still has in its cache.
-                    let res = file.read_into(off, &mut buf).map(|()| {
-                        let next = next_start(&buf);
-                        (buf, next)
-                    });
-                    if tx.send((file, off, res)).is_err() {
-                        break;
-                    }
-                }
-            })
+            .spawn(move || helper(&job_rx, &msg_tx, &spent_rx))
             .ok()?;
-        Some(ReadAhead { jobs: Some(jobs), done: Mutex::new(done), pending: None, helper: Some(helper) })
+        Some(ReadAhead {
+            jobs: Some(jobs),
+            msgs: Some(Mutex::new(msgs)),
+            spent: Mutex::new(spent),
+            gen: 0,
+            flowing: false,
+            helper: Some(helper),
+        })
     }
 
-    /// Asks for `len` bytes of `file` from `off`, read into `buf` (whose
-    /// memory is reused), unless a read is in flight already.
-    pub fn request(&mut self, file: &Arc<SegmentFile>, off: u64, len: usize, buf: BytesMut) {
-        if self.pending.is_some() || len == 0 {
+    /// Starts streaming blocks of `file` from `off` on, ending any stream
+    /// before it: blocks of `block` bytes, or of the size of the record they
+    /// start with, up to `max` (the first holds at least `need`).
+    pub fn stream(&mut self, file: &Arc<SegmentFile>, off: u64, need: usize, block: usize, max: usize) {
+        self.stop();
+        let len = need.max(block);
+        if len > max {
             return;
         }
-        let job = Job { file: file.clone(), off, len, buf };
-        if self.jobs.as_ref().is_some_and(|j| j.send(job).is_ok()) {
-            self.pending = Some((file.clone(), off));
-        }
+        let job = Stream { gen: self.gen, file: file.clone(), off, len, block, max };
+        self.flowing = self.jobs.as_ref().is_some_and(|j| j.send(Some(job)).is_ok());
     }
 
-    /// The block read from `off` of `file`, if that is the read in flight
-    /// and it succeeded with at least `need` bytes, with [`next_start`] of
-    /// it. Any other read in flight is waited for and dropped.
-    pub fn take(&mut self, file: &Arc<SegmentFile>, off: u64, need: usize) -> Option<(BytesMut, (usize, usize))> {
-        let (f, at) = self.pending.take()?;
-        let (_, _, res) = self.wait()?;
-        match res {
-            Ok((buf, next)) if Arc::ptr_eq(&f, file) && at == off && buf.len() >= need => Some((buf, next)),
-            _ => None,
+    /// Ends the stream: blocks it still hands over are dropped.
+    pub fn stop(&mut self) {
+        if self.flowing {
+            if let Some(j) = &self.jobs {
+                let _ = j.send(None);
+            }
         }
+        self.gen += 1;
+        self.flowing = false;
     }
 
-    /// Drops the read in flight, if any (the iterator's spans changed).
-    pub fn discard(&mut self) {
-        if self.pending.take().is_some() {
-            let _ = self.wait();
+    /// The stream's next block, if it was read from `off` of `file` and
+    /// holds at least `need` bytes; else the stream ends and `None`.
+    pub fn take(&mut self, file: &Arc<SegmentFile>, off: u64, need: usize) -> Option<BytesMut> {
+        while self.flowing {
+            let msg = self.msgs.as_mut()?.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+            match msg {
+                Err(_) => self.flowing = false,
+                Ok(Msg::End { gen }) if gen == self.gen => self.flowing = false,
+                Ok(Msg::Block { gen, file: f, off: at, res }) if gen == self.gen => match res {
+                    Ok(buf) if Arc::ptr_eq(&f, file) && at == off && buf.len() >= need => return Some(buf),
+                    _ => self.stop(),
+                },
+                // A block or end of a stream already stopped.
+                Ok(Msg::Block { res: Ok(buf), .. }) => self.recycle(buf),
+                Ok(_) => {}
+            }
         }
+        None
     }
 
-    /// The read in flight, once done (`None` if the helper is gone).
-    fn wait(&mut self) -> Option<Done> {
-        self.done.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).recv().ok()
+    /// Gives the memory of a block no payload uses any more to the helper.
+    pub fn recycle(&mut self, buf: BytesMut) {
+        let _ = self.spent.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).send(buf);
     }
 }
 
 impl Drop for ReadAhead {
     fn drop(&mut self) {
-        // Closing the job channel ends the helper's loop once its read (if
-        // any) is done; its send then fails or fills the buffered slot.
+        // Closing both channels ends the helper's loop, whether it waits
+        // for a job, reads, or waits to hand a block over.
         self.jobs = None;
+        self.msgs = None;
         if let Some(h) = self.helper.take() {
             let _ = h.join();
         }
+        HELPERS.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// The helper's loop: reads the blocks of the current stream, in order,
+/// until it ends, and waits for the next.
+fn helper(jobs: &Receiver<Option<Stream>>, msgs: &SyncSender<Msg>, spent: &Receiver<BytesMut>) {
+    let mut cur: Option<Stream> = None;
+    loop {
+        // A new job (or a stop) replaces the stream between two blocks.
+        let job = if cur.is_some() {
+            match jobs.try_recv() {
+                Ok(job) => Some(job),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match jobs.recv() {
+                Ok(job) => Some(job),
+                Err(_) => return,
+            }
+        };
+        if let Some(job) = job {
+            cur = job;
+            continue;
+        }
+        let Some(s) = cur.as_mut() else { continue };
+        let (res, next) = read_block(s, spent.try_recv().unwrap_or_default());
+        let msg = Msg::Block { gen: s.gen, file: s.file.clone(), off: s.off, res };
+        if msgs.send(msg).is_err() {
+            return;
+        }
+        match next {
+            Some((off, need)) => (s.off, s.len) = (off, need.max(s.block)),
+            None => {
+                let gen = s.gen;
+                cur = None;
+                if msgs.send(Msg::End { gen }).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Reads the stream's next block into `buf` (whose memory is reused);
+/// returns it and, if the stream goes on, where the block after it starts
+/// and the bytes the record there needs.
+fn read_block(s: &Stream, mut buf: BytesMut) -> (Result<BytesMut>, Option<(u64, usize)>) {
+    let len = match s.file.file.len() {
+        Ok(len) => len,
+        Err(e) => return (Err(crate::Error::io("stat", &s.file.path, e)), None),
+    };
+    let want = s.len.min(len.saturating_sub(s.off) as usize);
+    // A reused buffer keeps its bytes: zeroing them again would cost as
+    // much as the copy.
+    if buf.len() >= want {
+        buf.truncate(want);
+    } else {
+        buf.resize(want, 0);
+    }
+    if let Err(e) = s.file.read_into(s.off, &mut buf) {
+        return (Err(e), None);
+    }
+    // The guess is made here, on bytes this thread has just copied and
+    // still has in its cache.
+    let (at, size) = next_start(&buf);
+    let next = s.off + at as u64;
+    let blank = buf.get(at..at + RECORD_HEADER_LEN).is_some_and(|h| h.iter().all(|&b| b == 0));
+    let goes_on = want > 0 && next < len && !blank && size.max(s.block) <= s.max;
+    (Ok(buf), goes_on.then_some((next, size)))
 }
 
 /// Where the block after `block` (read from a record's start) should begin:
 /// the offset within `block` of the first record that does not end inside
 /// it, by its length field, with the bytes that record needs (at least a
-/// header). Unchecked: damage only makes a guess the iterator will not use.
+/// header); or of the first blank (all-zero) header, which no record has.
+/// Unchecked: damage only makes a guess the iterator will not use.
 pub(crate) fn next_start(block: &[u8]) -> (usize, usize) {
     let mut at = 0;
     loop {
         let Some(field) = block.get(at + REC_LEN_OFF..at + REC_LEN_OFF + 4) else {
             return (at, RECORD_HEADER_LEN);
         };
+        if block.get(at..at + RECORD_HEADER_LEN).is_some_and(|h| h.iter().all(|&b| b == 0)) {
+            return (at, RECORD_HEADER_LEN);
+        }
         let len = u32::from_le_bytes(field.try_into().expect("4 bytes"));
         let size = record_size(u64::from(len)) as usize;
         if block.len() - at < size {

@@ -327,12 +327,14 @@ impl Iter {
         let mut spare = std::mem::take(&mut self.block).try_into_mut().ok();
         // Forget the old position first: if the read fails, `block` is empty.
         self.block_at = (SegmentId::new(0), 0);
-        let (buf, guess) = match self.ahead.as_mut().and_then(|a| a.take(file, off, need)) {
-            Some((buf, guess)) => {
+        let taken = self.ahead.as_mut().and_then(|a| a.take(file, off, need));
+        let from_ahead = taken.is_some();
+        let buf = match taken {
+            Some(buf) => {
                 if let Some((inner, _)) = &self.live {
                     inner.counters.blocks_read_ahead.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                (buf, Some(guess))
+                buf
             }
             None => {
                 // A damaged length field may reach past the file: read what
@@ -351,7 +353,7 @@ impl Iter {
                     }
                     res => res?,
                 }
-                (buf, None)
+                buf
             }
         };
         self.block = buf.freeze();
@@ -360,13 +362,15 @@ impl Iter {
             self.ahead = ReadAhead::start();
         }
         if let Some(ahead) = &mut self.ahead {
-            // The next block starts at the first record this one does not
-            // hold whole.
-            let (rel, size) = guess.unwrap_or_else(|| next_start(&self.block));
-            let next = off + rel as u64;
-            let want = (self.plan.block as u64).max(size as u64).min(len.saturating_sub(next)) as usize;
-            if want <= AHEAD_MAX_BLOCKS * self.plan.block {
-                ahead.request(file, next, want, spare.unwrap_or_default());
+            if let Some(spare) = spare {
+                ahead.recycle(spare);
+            }
+            if !from_ahead {
+                // The stream (re)starts at the first record this block does
+                // not hold whole.
+                let (rel, size) = next_start(&self.block);
+                let max = AHEAD_MAX_BLOCKS * self.plan.block;
+                ahead.stream(file, off + rel as u64, size, self.plan.block, max);
             }
         }
         Ok(0)
@@ -421,7 +425,7 @@ impl Iter {
         }
         self.spans = live_spans(&inner, st, self.next, to, since)?.into();
         if let Some(ahead) = &mut self.ahead {
-            ahead.discard();
+            ahead.stop();
         }
         self.pos = None;
         self.block = Bytes::new();

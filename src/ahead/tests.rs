@@ -49,77 +49,116 @@ fn file(bytes: Vec<u8>, bad: u64) -> Arc<SegmentFile> {
     Arc::new(SegmentFile::new(SegmentId::new(1), PathBuf::from("mem"), Box::new(MemFile { bytes, bad }), len))
 }
 
-fn pattern(n: usize) -> Vec<u8> {
-    (0..n).map(|i| (i * 7 + i / 251) as u8).collect()
-}
-
-#[test]
-fn hands_over_the_bytes_of_the_read_asked_for() {
-    let bytes = pattern(10_000);
-    let f = file(bytes.clone(), u64::MAX);
-    let mut ra = ReadAhead::start().expect("a thread");
-    for (off, len) in [(0u64, 4096usize), (4096, 5904), (123, 1)] {
-        ra.request(&f, off, len, BytesMut::new());
-        let (got, next) = ra.take(&f, off, len).expect("the read asked for");
-        assert_eq!(&got[..], &bytes[off as usize..off as usize + len]);
-        assert_eq!(next, next_start(&got), "the guess for the block after");
+/// Records of the given payload sizes, back to back from offset 64, after a
+/// 64-byte header, then `zeros` zero bytes.
+fn segment(sizes: &[usize], zeros: usize) -> Vec<u8> {
+    let mut seg = vec![0xCC; 64];
+    for (i, &n) in sizes.iter().enumerate() {
+        let off = seg.len() as u64;
+        seg.extend(encode_record(9, i as u64 + 1, RecordKind::Full, 0, 0, off, &vec![0xAB; n]));
     }
+    seg.resize(seg.len() + zeros, 0);
+    seg
+}
+
+/// Takes every block of a stream from offset 64, each where the last one
+/// stops holding whole records; returns their offsets.
+fn drain(ra: &mut ReadAhead, f: &Arc<SegmentFile>, bytes: &[u8], block: usize) -> Vec<u64> {
+    let mut seen = Vec::new();
+    let mut off = 64u64;
+    let mut need = RECORD_HEADER_LEN;
+    while let Some(got) = ra.take(f, off, need) {
+        let end = off as usize + got.len();
+        assert_eq!(&got[..], &bytes[off as usize..end], "the bytes at {off}");
+        assert!(got.len() >= block.min(bytes.len() - off as usize), "a block is whole");
+        seen.push(off);
+        let (rel, size) = next_start(&got);
+        (off, need) = (off + rel as u64, size);
+    }
+    seen
 }
 
 #[test]
-fn hands_over_nothing_for_another_offset_file_or_a_short_block() {
-    let bytes = pattern(8192);
-    let f = file(bytes.clone(), u64::MAX);
-    let twin = file(bytes, u64::MAX);
-    let mut ra = ReadAhead::start().expect("a thread");
-    ra.request(&f, 0, 4096, BytesMut::new());
-    assert!(ra.take(&f, 64, 32).is_none(), "another offset");
-    assert!(ra.take(&f, 0, 32).is_none(), "the read was dropped with the miss");
-    ra.request(&f, 0, 4096, BytesMut::new());
-    assert!(ra.take(&twin, 0, 32).is_none(), "another handle on the same bytes");
-    ra.request(&f, 0, 4096, BytesMut::new());
-    assert!(ra.take(&f, 0, 4097).is_none(), "fewer bytes than needed");
-    ra.request(&f, 0, 4096, BytesMut::new());
-    ra.discard();
-    assert!(ra.take(&f, 0, 1).is_none(), "a discarded read");
-    ra.request(&f, 4096, 4096, BytesMut::new());
-    assert!(ra.take(&f, 4096, 4096).is_some(), "a read after a discard");
-}
-
-#[test]
-fn a_failed_read_hands_over_nothing() {
-    let f = file(pattern(8192), 6000);
-    let mut ra = ReadAhead::start().expect("a thread");
-    ra.request(&f, 4096, 4096, BytesMut::new());
-    assert!(ra.take(&f, 4096, 1).is_none());
-    ra.request(&f, 0, 4096, BytesMut::new());
-    assert!(ra.take(&f, 0, 4096).is_some(), "the helper goes on after a failure");
-}
-
-#[test]
-fn one_read_in_flight_and_a_drop_waits_for_it() {
-    let bytes = pattern(8192);
+fn streams_blocks_each_starting_at_the_first_record_the_last_did_not_hold() {
+    let sizes: Vec<usize> = (0..300).map(|i| [0, 5, 100, 900, 3000, 7000][i % 6]).collect();
+    let bytes = segment(&sizes, 0);
     let f = file(bytes.clone(), u64::MAX);
     let mut ra = ReadAhead::start().expect("a thread");
-    ra.request(&f, 0, 4096, BytesMut::new());
-    ra.request(&f, 4096, 4096, BytesMut::new());
-    let (got, _) = ra.take(&f, 0, 4096).expect("the first request stands");
-    assert_eq!(&got[..], &bytes[..4096]);
-    ra.request(&f, 4096, 4096, BytesMut::new());
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    let seen = drain(&mut ra, &f, &bytes, 4096);
+    // Every block but the last ends inside a record or at one's start, and
+    // the stream reaches the end of the file.
+    assert!(seen.len() > 100, "{} blocks", seen.len());
+    let last = *seen.last().unwrap();
+    assert!(bytes.len() as u64 - last <= 7000 + 64, "the last block is near the end");
+}
+
+#[test]
+fn a_blank_header_ends_the_stream() {
+    let bytes = segment(&[100; 200], 1 << 20);
+    let f = file(bytes.clone(), u64::MAX);
+    let mut ra = ReadAhead::start().expect("a thread");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    let seen = drain(&mut ra, &f, &bytes, 4096);
+    let records_end = 64 + 200 * record_size(100);
+    assert!(seen.iter().all(|&o| o <= records_end), "no block starts past the records: {seen:?}");
+}
+
+#[test]
+fn an_unexpected_offset_file_or_short_block_ends_the_stream() {
+    let bytes = segment(&[100; 400], 0);
+    let f = file(bytes.clone(), u64::MAX);
+    let twin = file(bytes.clone(), u64::MAX);
+    let mut ra = ReadAhead::start().expect("a thread");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    assert!(ra.take(&f, 96, 32).is_none(), "another offset");
+    assert!(ra.take(&f, 64, 32).is_none(), "the stream ended with the miss");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    assert!(ra.take(&twin, 64, 32).is_none(), "another handle on the same bytes");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    assert!(ra.take(&f, 64, 4097).is_none(), "fewer bytes than needed");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    ra.stop();
+    assert!(ra.take(&f, 64, 1).is_none(), "a stopped stream");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    assert_eq!(drain(&mut ra, &f, &bytes, 4096).first(), Some(&64), "a stream after a stop");
+}
+
+#[test]
+fn a_failed_read_ends_the_stream_and_hands_over_nothing() {
+    let bytes = segment(&[100; 400], 0);
+    let f = file(bytes.clone(), 20_000);
+    let mut ra = ReadAhead::start().expect("a thread");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    let seen = drain(&mut ra, &f, &bytes, 4096);
+    assert!(!seen.is_empty() && seen.iter().all(|&o| o + 4096 <= 20_000), "{seen:?}");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    assert!(ra.take(&f, 64, 32).is_some(), "the helper goes on after a failure");
+}
+
+#[test]
+fn a_record_larger_than_the_largest_guess_is_not_read_ahead() {
+    let bytes = segment(&[100, 100_000, 100], 0);
+    let f = file(bytes.clone(), u64::MAX);
+    let mut ra = ReadAhead::start().expect("a thread");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    let seen = drain(&mut ra, &f, &bytes, 4096);
+    assert_eq!(seen, [64], "the stream ends before the large record");
+    let big = 64 + record_size(100);
+    ra.stream(&f, big, record_size(100_000) as usize, 4096, 16 * 4096);
+    assert!(ra.take(&f, big, 32).is_none(), "no stream for it");
+}
+
+#[test]
+fn a_drop_stops_the_helper_and_lets_go_of_the_file() {
+    let bytes = segment(&[100; 400], 0);
+    let f = file(bytes, u64::MAX);
+    let mut ra = ReadAhead::start().expect("a thread");
+    ra.stream(&f, 64, RECORD_HEADER_LEN, 4096, 16 * 4096);
+    assert!(ra.take(&f, 64, 32).is_some());
+    // The helper has read on and waits to hand the next block over.
     drop(ra);
     assert_eq!(Arc::strong_count(&f), 1, "the helper let go of the file");
-}
-
-#[test]
-fn reuses_the_buffer_it_is_given() {
-    let f = file(pattern(8192), u64::MAX);
-    let mut ra = ReadAhead::start().expect("a thread");
-    let mut buf = BytesMut::with_capacity(8192);
-    buf.resize(8192, 0xEE);
-    let ptr = buf.as_ptr();
-    ra.request(&f, 0, 4096, buf);
-    let (got, _) = ra.take(&f, 0, 4096).expect("read");
-    assert_eq!((got.as_ptr(), got.len()), (ptr, 4096));
 }
 
 /// Records of the given payload sizes, back to back from offset 64.
@@ -157,6 +196,10 @@ fn a_damaged_length_field_gives_a_guess_and_no_panic() {
     assert_eq!((at, need), (0, record_size(u64::from(u32::MAX)) as usize));
     assert_eq!(next_start(&[]), (0, RECORD_HEADER_LEN));
     assert_eq!(next_start(&[0u8; 31]), (0, RECORD_HEADER_LEN));
+    let (block, starts) = records(&[10, 10]);
+    let mut blank = block.clone();
+    blank.extend([0u8; 4096]);
+    assert_eq!(next_start(&blank), (starts[2], RECORD_HEADER_LEN), "the walk stops at a blank header");
 }
 
 #[test]
@@ -164,4 +207,15 @@ fn an_iterator_with_read_ahead_stays_send_and_sync() {
     fn check<T: Send + Sync>() {}
     check::<ReadAhead>();
     check::<crate::Iter>();
+}
+
+#[test]
+fn at_most_max_helpers_run_at_once() {
+    let count = AtomicUsize::new(0);
+    for _ in 0..MAX_HELPERS {
+        assert!(take_slot(&count, MAX_HELPERS));
+    }
+    assert!(!take_slot(&count, MAX_HELPERS), "one past the limit");
+    count.fetch_sub(1, Ordering::AcqRel);
+    assert!(take_slot(&count, MAX_HELPERS), "a released slot is free again");
 }

@@ -183,8 +183,9 @@ impl Options {
 
     /// Bytes an iterator reads at once (a record larger than this is read
     /// whole). Default 256 KiB; valid range 4 KiB ..= 64 MiB. A scan holds
-    /// one block, two with [`Options::read_ahead`], plus any block a
-    /// payload it yielded still slices.
+    /// one block, up to three with [`Options::read_ahead`] (the one it
+    /// checks, one read ahead, one being read), plus any block a payload it
+    /// yielded still slices.
     ///
     /// ```
     /// assert!(seawall::Options::default().read_block_size(64 << 10).validate().is_ok());
@@ -197,11 +198,13 @@ impl Options {
 
     /// Whether an iterator that has read two blocks in a row, each
     /// continuing the one before in the same segment, starts a helper
-    /// thread that reads its next block while it checks the current one
+    /// thread that reads its next blocks while it checks the current one
     /// (default `true`). The helper only copies bytes: every record is
     /// still validated by the iterator, errors are reported as without it,
     /// and it ends with the iterator. Short ranges and `read` never start
-    /// one. With `false`, an iterator reads on the caller's thread alone.
+    /// one, and at most 16 run at once in a process (an iterator past that
+    /// reads alone). With `false`, an iterator reads on the caller's thread
+    /// alone.
     ///
     /// ```
     /// let opts = seawall::Options::default().read_ahead(false);

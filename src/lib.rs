@@ -51,6 +51,8 @@ mod inspect;
 pub mod io;
 mod judge;
 mod lsn;
+#[cfg(test)]
+mod mem_file;
 mod meta;
 mod metadata;
 mod open;

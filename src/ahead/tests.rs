@@ -2,47 +2,12 @@
 //! offset asked for, or nothing; and its guess of the next block's start
 //! follows the length fields.
 
-use std::io;
 use std::path::PathBuf;
 
 use super::*;
-use crate::io::WalFile;
+use crate::mem_file::MemFile;
 use crate::record::{encode_record, RecordKind};
 use crate::SegmentId;
-
-/// A read-only file in memory whose reads fail from `bad` on.
-#[derive(Debug)]
-struct MemFile {
-    bytes: Vec<u8>,
-    bad: u64,
-}
-
-impl WalFile for MemFile {
-    fn write_at(&self, _: &[u8], _: u64) -> io::Result<usize> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        if offset + buf.len() as u64 > self.bad {
-            return Err(io::Error::other("latent sector error"));
-        }
-        let from = (offset as usize).min(self.bytes.len());
-        let n = buf.len().min(self.bytes.len() - from);
-        buf[..n].copy_from_slice(&self.bytes[from..from + n]);
-        Ok(n)
-    }
-    fn len(&self) -> io::Result<u64> {
-        Ok(self.bytes.len() as u64)
-    }
-    fn set_len(&self, _: u64) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    fn allocate(&self, _: u64) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-}
 
 fn file(bytes: Vec<u8>, bad: u64) -> Arc<SegmentFile> {
     let len = bytes.len() as u64;

@@ -3,39 +3,10 @@
 //! and dead bytes, for segments as the log writes them (batches, metadata,
 //! cuts, parity, seals) and for every kind of damage done to them.
 
-use std::io;
-
 use super::*;
+use crate::mem_file::MemFile;
 use crate::segment::{HeaderState, SegmentHeader};
 use crate::{Lsn, Options, SegmentId, Wal};
-
-/// A read-only file in memory.
-#[derive(Debug)]
-struct MemFile(Vec<u8>);
-
-impl WalFile for MemFile {
-    fn write_at(&self, _: &[u8], _: u64) -> io::Result<usize> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    fn sync_data(&self) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let from = (offset as usize).min(self.0.len());
-        let n = buf.len().min(self.0.len() - from);
-        buf[..n].copy_from_slice(&self.0[from..from + n]);
-        Ok(n)
-    }
-    fn len(&self) -> io::Result<u64> {
-        Ok(self.0.len() as u64)
-    }
-    fn set_len(&self, _: u64) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-    fn allocate(&self, _: u64) -> io::Result<()> {
-        Err(io::ErrorKind::Unsupported.into())
-    }
-}
 
 /// The segment files of a log written with records of many sizes, batches,
 /// metadata, durable appends (which write parity), cuts and rotations; the
@@ -109,7 +80,7 @@ fn check(name: &str, id: SegmentId, bytes: &[u8]) {
     };
     let limits = [None, Some(h.first_lsn - 1), Some(h.first_lsn + 50), Some(h.first_lsn + 300)];
     let walker = || Walker::new(h.salt, h.first_lsn, h.prev_crc);
-    let file = MemFile(bytes.to_vec());
+    let file = MemFile::new(bytes.to_vec());
     for limit in limits {
         let want = whole(bytes, walker(), limit);
         for block in [64, 100, 333, 4096, 1 << 20] {

@@ -156,8 +156,10 @@ impl ReadAhead {
                     Ok(buf) if Arc::ptr_eq(&f, file) && at == off && buf.len() >= need => return Some(buf),
                     _ => self.stop(),
                 },
-                // A block or end of a stream already stopped.
-                Ok(Msg::Block { res: Ok(buf), .. }) => self.recycle(buf),
+                // A block or end of a stream already stopped. (Its memory
+                // is dropped: only blocks the iterator took are given back,
+                // one per block the helper reads, so spare buffers never pile
+                // up however often streams restart.)
                 Ok(_) => {}
             }
         }

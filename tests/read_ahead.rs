@@ -6,7 +6,9 @@
 //!
 //! The logs here use 4 KiB read blocks, so that a scan of a few segments of
 //! 64 KiB reads dozens of blocks and the helper is busy all along; each
-//! test checks through `Stats::blocks_read_ahead` that it was.
+//! test checks through `Stats::blocks_read_ahead` that it was. A watchdog
+//! fails a test that hangs (a helper and an iterator waiting on each
+//! other) instead of hanging the run.
 
 mod common;
 
@@ -145,6 +147,7 @@ fn scans(dir: &Path, ahead: bool, rng: &mut Rng) -> (Vec<Scan>, u64) {
 /// they are the records the log holds.
 #[test]
 fn read_ahead_yields_exactly_what_reading_alone_yields() {
+    let _dog = watchdog::Watchdog::start("read_ahead_yields_exactly_what_reading_alone_yields", String::new());
     for seed in 1..=4 {
         let tmp = scratch_dir("seawall-ahead-");
         let model = build(tmp.path(), seed);
@@ -165,6 +168,7 @@ fn read_ahead_yields_exactly_what_reading_alone_yields() {
 /// read-ahead as without, after yielding the same records before it.
 #[test]
 fn read_ahead_reports_damage_where_reading_alone_does() {
+    let _dog = watchdog::Watchdog::start("read_ahead_reports_damage_where_reading_alone_does", String::new());
     let tmp = scratch_dir("seawall-ahead-");
     let model = build(tmp.path(), 7);
     let reader = Reader::open(tmp.path()).unwrap();
@@ -205,6 +209,10 @@ fn read_ahead_reports_damage_where_reading_alone_does() {
 /// the record touching it fails with the `EIO`, as without read-ahead.
 #[test]
 fn read_ahead_over_an_unreadable_sector_fails_only_the_record_touching_it() {
+    let _dog = watchdog::Watchdog::start(
+        "read_ahead_over_an_unreadable_sector_fails_only_the_record_touching_it",
+        String::new(),
+    );
     let tmp = scratch_dir("seawall-ahead-");
     build(tmp.path(), 11);
     let reader = Reader::open(tmp.path()).unwrap();

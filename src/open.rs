@@ -374,9 +374,7 @@ fn recover(
     }
     let start = match (a.spans.last(), handles.last()) {
         (Some(tail), Some(handle))
-            if !tail.sealed
-                && (tail.unclaimed_data || !tail.meta_complete)
-                && rebase_fits(factory, tail, handle, first_lsn, &meta.metas)? =>
+            if !tail.sealed && (tail.unclaimed_data || !tail.meta_complete) && rebase_fits(factory, tail)? =>
         {
             // Adopt nothing on faith: what no later record proves durable
             // (and a tail missing its snapshot) is written again, to a new
@@ -634,13 +632,7 @@ fn take_copy_file(factory: &SegmentFactory, id: SegmentId) -> Result<(SegmentId,
 /// created and allocated. On a full disk it cannot, and the log is adopted as
 /// it is (recovery never needs free space); the records nothing proved
 /// durable then rest on the next sync, as without the copy.
-fn rebase_fits(
-    factory: &SegmentFactory,
-    tail: &crate::recovery::Span,
-    _handle: &Arc<SegmentFile>,
-    _first_lsn: u64,
-    _metas: &std::collections::BTreeMap<bytes::Bytes, bytes::Bytes>,
-) -> Result<bool> {
+fn rebase_fits(factory: &SegmentFactory, tail: &crate::recovery::Span) -> Result<bool> {
     let id = tail.id.next();
     if dir_path(factory, id).exists() {
         return Ok(true);

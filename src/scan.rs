@@ -132,9 +132,6 @@ pub(crate) struct Walker {
     /// Offset of the last accepted record that holds data (takes an LSN, or
     /// a meta record).
     pub last_data: Option<usize>,
-    /// A record claiming every byte before it was accepted (what completes a
-    /// recovery copy, and what a clean close writes last).
-    pub closed: bool,
 }
 
 impl Walker {
@@ -160,7 +157,6 @@ impl Walker {
             dead: Vec::new(),
             parities: Vec::new(),
             last_data: None,
-            closed: false,
         }
     }
 
@@ -259,7 +255,6 @@ impl Walker {
             if r.kind.takes_lsn() || r.kind == RecordKind::Meta {
                 self.last_data = Some(unit_start);
             }
-            self.closed |= r.synced_off == Some(unit_start as u32);
             off = r.next;
             match r.kind {
                 RecordKind::Meta => {

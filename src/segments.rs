@@ -20,13 +20,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use crate::error::{CorruptionReason, Error, Result};
-use crate::format::{RECORD_HEADER_LEN, REC_LEN_OFF, SEAL_FIXED_LEN};
+use crate::error::{Error, Result};
+use crate::format::{RECORD_HEADER_LEN, SEAL_FIXED_LEN};
 use crate::io::{read_exact_at, FileSystem, WalFile};
 use crate::read::ReadSpan;
-use crate::record::{decode_slice, RecordKind};
-use crate::seal::{decode_index, Trailer};
-use crate::{Lsn, SegmentId};
+use crate::seal::Trailer;
+use crate::SegmentId;
 
 /// An open segment file.
 #[derive(Debug)]
@@ -122,30 +121,6 @@ impl Entry {
     pub fn handle(&self) -> Option<Arc<SegmentFile>> {
         self.handle.get().cloned()
     }
-}
-
-/// Reads and checks a sealed segment's whole on-disk index (`verify`).
-#[allow(dead_code)]
-pub(crate) fn load_index(h: &SegmentFile, t: &Trailer, salt: u64) -> Result<Vec<u32>> {
-    let bad = |reason| Error::Corruption {
-        segment: h.id,
-        offset: u64::from(t.index_off),
-        lsn: Lsn::new(t.first_lsn),
-        reason,
-    };
-    let head = h.read(u64::from(t.index_off), RECORD_HEADER_LEN)?;
-    let len = u32::from_le_bytes(head[REC_LEN_OFF..REC_LEN_OFF + 4].try_into().expect("4 bytes")) as usize;
-    if len > h.capacity as usize {
-        return Err(bad(CorruptionReason::BadIndex));
-    }
-    let rec = h.read(u64::from(t.index_off), RECORD_HEADER_LEN + len)?;
-    let r = decode_slice(&rec, t.index_off as usize, salt).map_err(|_| bad(CorruptionReason::BadChecksum))?;
-    let (_, offsets) = decode_index(&rec[r.payload_start..r.payload_start + r.payload_len])
-        .filter(|(first, o)| {
-            r.kind == RecordKind::Seal && r.crc == t.index_crc && *first == t.first_lsn && o.len() as u64 == t.count()
-        })
-        .ok_or_else(|| bad(CorruptionReason::BadIndex))?;
-    Ok(offsets)
 }
 
 /// Where a record lies.

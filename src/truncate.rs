@@ -20,7 +20,7 @@ use crate::format::{
 };
 use crate::meta::{CutInfo, MetaRecord};
 use crate::record::{decode_slice, RecordKind};
-use crate::segments::{SegmentFile, SegmentSet};
+use crate::segments::SegmentFile;
 use crate::state::{State, Target};
 use crate::wal::Wal;
 use crate::writer::Writer;
@@ -40,7 +40,7 @@ fn record_at(file: &SegmentFile, salt: u64, off: u64, lsn: u64) -> Result<(u32, 
 }
 
 /// Writes what the buffer holds and syncs it.
-fn flush_durably(st: &mut State, writer: &mut Writer, segments: &std::sync::Mutex<SegmentSet>) -> Result<()> {
+fn flush_durably(st: &mut State, writer: &mut Writer) -> Result<()> {
     let lsn = st.last_lsn();
     let State { buffer, metas, first_lsn, .. } = st;
     let sealed = buffer.prepare_sync(lsn, || MetaRecord::snapshot(metas, *first_lsn));
@@ -48,7 +48,6 @@ fn flush_durably(st: &mut State, writer: &mut Writer, segments: &std::sync::Mute
     let mut chunks = st.buffer.take();
     let res = writer.write(&mut chunks, true);
     st.buffer.recycle(chunks);
-    let _ = segments;
     res.map(drop)
 }
 
@@ -320,7 +319,7 @@ impl Wal {
         let snapshot = st.snapshot();
         let sealed = st.buffer.stage_meta(first_lsn - 1, &snapshot, MetaRecord::default);
         debug_assert!(sealed.is_none(), "a snapshot fits an empty segment");
-        flush_durably(st, writer, &self.inner.segments)
+        flush_durably(st, writer)
     }
 
     /// Drops every record durably and continues the log at LSN `next`

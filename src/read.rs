@@ -319,7 +319,6 @@ impl Iter {
         }
         let continues = seg == file.id && off >= at && off <= at + self.block.len() as u64;
         self.streak = if continues { self.streak + 1 } else { 0 };
-        let len = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
         // The last block's memory is reused when no payload sliced from it
         // is still alive (the caller dropped its records): a fresh block
         // would cost an allocation, its zeroing and cold cache lines.
@@ -337,6 +336,7 @@ impl Iter {
                 buf
             }
             None => {
+                let len = file.file.len().map_err(|e| Error::io("stat", &file.path, e))?;
                 // A damaged length field may reach past the file: read what
                 // there is, and let the record's checksum fail.
                 let want = (self.plan.block as u64).max(need as u64).min(len.saturating_sub(off)) as usize;

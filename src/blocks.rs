@@ -19,19 +19,16 @@
 
 use std::path::Path;
 
-use crate::error::{CorruptionReason, Error, Result};
+use crate::error::{CorruptionReason, Result};
 use crate::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, WalFile};
 use crate::judge::{judge, Judged};
+use crate::recovery::io_err;
 use crate::scan::{nonzero_len, Stop, Walker, Window};
 
 /// Bytes a window holds at first: the records it holds are validated while
 /// still in the CPU's caches. Grows (doubling) for a unit larger than this.
 const BLOCK: usize = 256 << 10;
-
-fn read_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::io("read", path, e)
-}
 
 /// The end of the bytes of a segment of length `len` that may hold data
 /// (never less than the header, if the file is that long).
@@ -43,7 +40,7 @@ pub(crate) fn data_end(file: &dyn WalFile, len: u64) -> u64 {
 /// at once (for the rare scans that need them all).
 pub(crate) fn read_data(file: &dyn WalFile, path: &Path, len: u64) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; data_end(file, len) as usize];
-    read_exact_at(file, &mut buf, 0).map_err(read_err(path))?;
+    read_exact_at(file, &mut buf, 0).map_err(io_err("read", path))?;
     Ok(buf)
 }
 
@@ -51,7 +48,7 @@ pub(crate) fn read_data(file: &dyn WalFile, path: &Path, len: u64) -> Result<Vec
 fn fill(file: &dyn WalFile, path: &Path, buf: &mut Vec<u8>, base: usize, to: usize) -> Result<()> {
     // Only growth is zeroed; every byte is then overwritten by the read.
     buf.resize(to - base, 0);
-    read_exact_at(file, buf, base as u64).map_err(read_err(path))
+    read_exact_at(file, buf, base as u64).map_err(io_err("read", path))
 }
 
 /// A judged segment and the dead bytes of its cuts that are not all zero.

@@ -151,7 +151,7 @@ struct Seg {
     unborn: bool,
 }
 
-fn io_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
+pub(crate) fn io_err<'a>(op: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
     move |e| Error::io(op, path, e)
 }
 

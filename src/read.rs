@@ -628,11 +628,12 @@ impl crate::wal::Wal {
         st.check_usable()?;
         let (from, to) = resolve(range, st.first_lsn, st.last_lsn())?;
         let since = st.cuts.len();
+        let plan = ReadPlan::of(&inner.opts);
         if from > to {
-            return Ok(Iter::new(Vec::new(), from, to, None, ReadPlan::of(&inner.opts)));
+            return Ok(Iter::new(Vec::new(), from, to, None, plan));
         }
         let spans = live_spans(inner, st, from, to, since)?;
-        Ok(Iter::new(spans, from, to, Some((inner.clone(), since)), ReadPlan::of(&inner.opts)))
+        Ok(Iter::new(spans, from, to, Some((inner.clone(), since)), plan))
     }
 
     /// The records from `lsn` to the last one appended: `range(lsn..)`.

@@ -14,14 +14,10 @@ fn file(bytes: Vec<u8>, bad: u64) -> Arc<SegmentFile> {
     Arc::new(SegmentFile::new(SegmentId::new(1), PathBuf::from("mem"), Box::new(MemFile { bytes, bad }), len))
 }
 
-/// Records of the given payload sizes, back to back from offset 64, after a
-/// 64-byte header, then `zeros` zero bytes.
+/// A 64-byte header, the records of [`records`], then `zeros` zero bytes.
 fn segment(sizes: &[usize], zeros: usize) -> Vec<u8> {
     let mut seg = vec![0xCC; 64];
-    for (i, &n) in sizes.iter().enumerate() {
-        let off = seg.len() as u64;
-        seg.extend(encode_record(9, i as u64 + 1, RecordKind::Full, 0, 0, off, &vec![0xAB; n]));
-    }
+    seg.extend(records(sizes).0);
     seg.resize(seg.len() + zeros, 0);
     seg
 }

@@ -215,14 +215,14 @@ pub(crate) fn set_lsn(rec: &mut [u8], lsn: u64) {
 }
 
 /// Seals the staged record at the start of `rec`, which lies at offset `off`
-/// of its segment: writes the chain link, the synced offset and both
-/// checksums. Returns the record checksum and the record's size in bytes.
-pub(crate) fn seal(rec: &mut [u8], salt: u64, prev_crc: u32, synced_off: u32, off: u64) -> (u32, usize) {
+/// of its segment (whose salt `salt` has hashed): writes the chain link, the
+/// synced offset and both checksums. Returns the record checksum and the
+/// record's size in bytes.
+pub(crate) fn seal(rec: &mut [u8], salt: &Salted, prev_crc: u32, synced_off: u32, off: u64) -> (u32, usize) {
     let len = le_u32(rec, REC_LEN_OFF) as usize;
     debug_assert!(u64::from(synced_off) <= off, "a record cannot claim bytes after itself");
     rec[REC_PREV_CRC_OFF..REC_PREV_CRC_OFF + 4].copy_from_slice(&prev_crc.to_le_bytes());
     rec[REC_SYNCED_OFF..REC_SYNCED_OFF + 4].copy_from_slice(&synced_off.to_le_bytes());
-    let salt = &Salted::new(salt);
     let hcrc = header_crc(salt, &rec[..RECORD_HEADER_LEN]);
     rec[REC_HEADER_CRC_OFF..REC_HEADER_CRC_OFF + 4].copy_from_slice(&hcrc.to_le_bytes());
     let crc = record_crc(salt, &rec[..RECORD_HEADER_LEN + len]);
@@ -253,7 +253,7 @@ pub fn encode_record(
 ) -> Vec<u8> {
     let mut buf = Vec::with_capacity(record_size(payload.len() as u64) as usize);
     stage(&mut buf, lsn, kind, payload);
-    seal(&mut buf, salt, prev_crc, synced_off, off);
+    seal(&mut buf, &Salted::new(salt), prev_crc, synced_off, off);
     buf
 }
 

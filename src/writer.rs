@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::format::{PARITY_PAYLOAD_LEN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
 use crate::io::{write_all_at, FileSystem, WalFile};
 use crate::parity::ParityAcc;
-use crate::record::{kind_of, seal, size_of, RecordKind};
+use crate::record::{kind_of, seal, size_of, RecordKind, Salted};
 use crate::seal::Trailer;
 use crate::segment::{random_salt, SegmentHeader};
 use crate::segments::{SegmentFile, SegmentSet};
@@ -99,6 +99,8 @@ pub(crate) struct Writer {
     segments: Arc<Mutex<SegmentSet>>,
     file: Arc<SegmentFile>,
     salt: u64,
+    /// The checksum state after `salt`, which every record's checksums start from.
+    salted: Salted,
     first_lsn: u64,
     /// Whether `file` has writes not yet synced.
     dirty: bool,
@@ -150,6 +152,7 @@ impl Writer {
             factory,
             segments,
             salt: r.header.salt,
+            salted: Salted::new(r.header.salt),
             first_lsn: r.header.first_lsn,
             file: r.file,
             dirty: false,
@@ -311,6 +314,7 @@ impl Writer {
         crate::lock(&self.segments).set_active_file(handle.clone(), header.salt);
         self.file = handle;
         self.salt = header.salt;
+        self.salted = Salted::new(header.salt);
         self.first_lsn = header.first_lsn;
         self.dirty = false;
         let start = SEGMENT_HEADER_LEN as u64;
@@ -411,7 +415,7 @@ impl Writer {
                 rec[RECORD_HEADER_LEN..RECORD_HEADER_LEN + PARITY_PAYLOAD_LEN].copy_from_slice(&payload);
             }
             let synced = if self.durable_off > SEGMENT_HEADER_LEN as u64 { self.durable_off as u32 } else { 0 };
-            let (crc, size) = seal(rec, self.salt, self.prev_crc, synced, off);
+            let (crc, size) = seal(rec, &self.salted, self.prev_crc, synced, off);
             if kind.takes_lsn() {
                 self.prev_crc = crc;
                 self.written_lsn += 1;

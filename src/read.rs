@@ -438,6 +438,9 @@ impl Iter {
             return Ok(None);
         }
         let lsn = self.next;
+        if let Some(rec) = self.next_in_block(lsn) {
+            return Ok(Some(rec));
+        }
         while self.spans.front().is_some_and(|s| lsn > s.last) {
             self.spans.pop_front();
             self.pos = None;
@@ -452,6 +455,41 @@ impl Iter {
         let res = self.next_in_span(&span, lsn);
         self.spans.push_front(span);
         res
+    }
+
+    /// The common case of a scan, without moving the span or reading: record
+    /// `lsn` follows the last one in the front span, lies whole in the block
+    /// already read, and passes every check [`Iter::next_in_span`] makes.
+    /// `None` leaves everything else, errors included, to the general path,
+    /// which checks the same record again.
+    fn next_in_block(&mut self, lsn: u64) -> Option<Record> {
+        let off = self.pos?;
+        let span = self.spans.front()?;
+        let (seg, block_off) = self.block_at;
+        if lsn > span.last || seg != span.file.id || off < block_off || self.salted.0 != span.salt {
+            return None;
+        }
+        let at = usize::try_from(off - block_off).ok()?;
+        let r = decode_salted(self.block.get(at..)?, off as usize, &self.salted.1).ok()?;
+        if !r.kind.takes_lsn() || r.lsn != lsn || self.prev_crc.is_some_and(|p| p != r.prev_crc) {
+            return None;
+        }
+        if let Some((inner, since)) = &self.live {
+            inner.check_still_in_log(lsn, *since).ok()?;
+        }
+        let start = at + r.payload_start;
+        let rec = Record {
+            lsn: Lsn::new(lsn),
+            payload: self.block.slice(start..start + r.payload_len),
+            kind: r.kind,
+            segment: span.file.id,
+            offset: off,
+            checksum: r.crc,
+        };
+        self.prev_crc = Some(r.crc);
+        self.pos = Some(off + r.next as u64);
+        self.next = lsn + 1;
+        Some(rec)
     }
 
     /// The record `lsn` from `span`, the front span, which holds it.

@@ -478,3 +478,49 @@ fn deleted_oldest_segment_is_reported_as_missing_records() {
         insp.last_lsn
     );
 }
+
+/// A record rewritten whole in a trusted sealed segment (both checksums
+/// valid, so open does not look and the record itself reads as valid) breaks
+/// the hash chain: an iterator stops at the next record with
+/// `ChainMismatch`, whether it reads ahead or not, and yields nothing after.
+#[test]
+fn a_rewritten_record_in_a_sealed_segment_breaks_the_chain_for_iterators() {
+    use seawall::format::{REC_PREV_CRC_OFF, REC_SYNCED_OFF};
+    let dir = tempfile::tempdir().unwrap();
+    durable_log(dir.path(), 1500, small_opts());
+    let pos = record_positions(dir.path());
+    let (lsn, seg, off) = pos[20];
+    assert_eq!((seg, lsn), (1, 21), "record 21 lies in the first segment, which is sealed");
+    let path = segment_path(dir.path(), seg);
+    let header = read_bytes(&path, off, RECORD_HEADER_LEN);
+    let u32_at = |o: usize| u32::from_le_bytes(header[o..o + 4].try_into().unwrap());
+    let salt = Reader::open(dir.path()).unwrap().inspection().segments[0].header.unwrap().salt;
+    let mut forged = payload(lsn, 7);
+    forged.iter_mut().for_each(|b| *b = !*b);
+    let rec = seawall::raw::encode_record(
+        salt,
+        lsn,
+        seawall::RecordKind::Full,
+        u32_at(REC_PREV_CRC_OFF),
+        u32_at(REC_SYNCED_OFF),
+        off,
+        &forged,
+    );
+    write_bytes(&path, off, &rec);
+    for ahead in [false, true] {
+        let (wal, report) = Wal::open(dir.path(), small_opts().read_ahead(ahead).read_block_size(4096)).unwrap();
+        assert!(report.is_clean(), "a trusted sealed segment is not walked at open: {report:?}");
+        let mut it = wal.iter_from(Lsn::new(1)).unwrap();
+        for want in 1..=lsn {
+            let r = it.next().unwrap().unwrap();
+            assert_eq!(r.lsn(), Lsn::new(want));
+        }
+        match it.next() {
+            Some(Err(Error::Corruption { lsn: at, reason: CorruptionReason::ChainMismatch, .. })) => {
+                assert_eq!(at, Lsn::new(lsn + 1))
+            }
+            other => panic!("read ahead {ahead}: expected a chain mismatch at {}, got {other:?}", lsn + 1),
+        }
+        assert!(it.next().is_none(), "an iterator ends after an error");
+    }
+}

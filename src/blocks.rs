@@ -111,6 +111,8 @@ fn judge_in_blocks(
             Stop::Bad(_) => {
                 base = walker.end;
                 if !nonzero_in(file, path, &mut buf, base, end)? {
+                    // Cached, these zeros would be read again at every open.
+                    file.release_zeros(base as u64, end as u64);
                     end = end.min(base + RECORD_HEADER_LEN);
                 }
                 block = end - base;

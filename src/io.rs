@@ -68,6 +68,15 @@ pub trait WalFile: Send + Sync + Debug {
     fn data_regions(&self, from: u64, to: u64) -> Vec<(u64, u64)> {
         vec![(from, to)]
     }
+    /// A hint that bytes `from..to`, found to hold only zeros, need not stay
+    /// in the page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`): pages cached
+    /// over a preallocated, never-written range make [`WalFile::data_end`]
+    /// count it as data, and every later open would read it again. Never
+    /// changes the file's bytes (the kernel drops clean pages only); the
+    /// default does nothing.
+    fn release_zeros(&self, from: u64, to: u64) {
+        let _ = (from, to);
+    }
     /// Sets the file's length (`ftruncate(2)`), growing it with zeros.
     fn set_len(&self, len: u64) -> io::Result<()>;
     /// Allocates disk space for the first `len` bytes (`fallocate(2)`, mode 0),
@@ -202,6 +211,13 @@ impl WalFile for StdFile {
             }
         }
         out
+    }
+
+    fn release_zeros(&self, from: u64, to: u64) {
+        if let Some(len) = std::num::NonZeroU64::new(to.saturating_sub(from)) {
+            // A hint: whether the kernel takes it changes no byte.
+            let _ = rustix::fs::fadvise(&self.0, from, Some(len), rustix::fs::Advice::DontNeed);
+        }
     }
 
     fn sync_data(&self) -> io::Result<()> {

@@ -18,7 +18,11 @@
 //!   segment, its header is synced. Recovery relies on all three.
 //! - A background *early sync* (see [`Writer::maybe_sync_early`]) only raises
 //!   `durable_off` once it has completed, and its failure fails the next
-//!   flush like a failed foreground sync.
+//!   flush like a failed foreground sync. The writeback hint after a write
+//!   that is not synced at once ([`Writer::start_writeback`]) raises nothing.
+//!   It only lets unsynced bytes reach the disk sooner, in any order, which
+//!   the crash model already covers: any unsynced write may or may not
+//!   survive, torn or whole.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -380,6 +384,9 @@ impl Writer {
             let index_crc = self.seal_chunk(chunk);
             write_all_at(self.file.file.as_ref(), &chunk.bytes, chunk.offset)
                 .map_err(|e| Error::io("write", &self.file.path, e))?;
+            if !sync {
+                self.start_writeback(chunk.offset, chunk.bytes.len() as u64);
+            }
             self.written_off += chunk.bytes.len() as u64;
             self.dirty = true;
             self.unsynced += chunk.bytes.len() as u64;
@@ -395,6 +402,20 @@ impl Writer {
             self.maybe_sync_early()?;
         }
         Ok(self.written_lsn)
+    }
+
+    /// Asks the kernel to start writing back the whole pages of the `len`
+    /// bytes just written at `off`, for a write no sync follows at once: the
+    /// disk then works while appenders do, and the sync a rotation or a
+    /// `sync` call must wait for finds less to write. A page a later write
+    /// still fills is left alone, so that write does not wait for it. A hint:
+    /// no byte changes, and `durable_off` rises only after a completed sync.
+    fn start_writeback(&self, off: u64, len: u64) {
+        const PAGE: u64 = 4096;
+        let (from, to) = (off / PAGE * PAGE, (off + len) / PAGE * PAGE);
+        if to > from {
+            self.file.file.start_writeback(from, to);
+        }
     }
 
     /// Seals every record of `chunk` in place and adds it to the parity.

@@ -179,4 +179,11 @@ pub fn bulk(scale: &Scale, report: &mut Report) {
         false,
         "x",
     );
+    // A rotation syncs the whole previous segment before the next one starts
+    // (FORMAT.md W2 (b)), so across many segments buffered appends cannot
+    // outrun the disk: at the raw writer's rate (its data synced), this is
+    // the most 128 B records (160 B on disk) a second can sustain.
+    let disk = seawall::format::record_size(128) as f64;
+    let allowed = report.get(raw_name).map(|s| s.mb_per_sec() * 1e6 / disk);
+    report.info("(context) buffered 128 B: records/s the raw sequential write rate sustains", allowed, "");
 }

@@ -477,19 +477,26 @@ impl Iter {
         if let Some((inner, since)) = &self.live {
             inner.check_still_in_log(lsn, *since).ok()?;
         }
+        let segment = span.file.id;
+        Some(self.accept(segment, off, at, &r))
+    }
+
+    /// Yields record `r`, which passed every check and lies at `block[at..]`,
+    /// offset `off` of `segment`: its payload is a slice of the block, and
+    /// the scan goes on after it.
+    fn accept(&mut self, segment: SegmentId, off: u64, at: usize, r: &crate::record::RawRecord) -> Record {
         let start = at + r.payload_start;
-        let rec = Record {
-            lsn: Lsn::new(lsn),
-            payload: self.block.slice(start..start + r.payload_len),
-            kind: r.kind,
-            segment: span.file.id,
-            offset: off,
-            checksum: r.crc,
-        };
         self.prev_crc = Some(r.crc);
         self.pos = Some(off + r.next as u64);
-        self.next = lsn + 1;
-        Some(rec)
+        self.next = r.lsn + 1;
+        Record {
+            lsn: Lsn::new(r.lsn),
+            payload: self.block.slice(start..start + r.payload_len),
+            kind: r.kind,
+            segment,
+            offset: off,
+            checksum: r.crc,
+        }
     }
 
     /// The record `lsn` from `span`, the front span, which holds it.
@@ -511,19 +518,7 @@ impl Iter {
                     if let Some((inner, since)) = &self.live {
                         inner.check_still_in_log(lsn, *since)?;
                     }
-                    let start = at + r.payload_start;
-                    let rec = Record {
-                        lsn: Lsn::new(lsn),
-                        payload: self.block.slice(start..start + r.payload_len),
-                        kind: r.kind,
-                        segment: span.file.id,
-                        offset: off,
-                        checksum: r.crc,
-                    };
-                    self.prev_crc = Some(r.crc);
-                    self.pos = Some(off + r.next as u64);
-                    self.next = lsn + 1;
-                    return Ok(Some(rec));
+                    return Ok(Some(self.accept(span.file.id, off, at, &r)));
                 }
                 // Records the log writes for itself sit between the records.
                 Some((r, _)) if sequential && !r.kind.takes_lsn() && r.kind != RecordKind::Seal => {

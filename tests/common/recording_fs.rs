@@ -566,30 +566,58 @@ impl WalFile for RecFile {
     }
 }
 
+/// A page-cache hint the engine gives a file (see [`WalFile`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// `WalFile::start_writeback`.
+    Writeback,
+    /// `WalFile::release_zeros`.
+    ReleaseZeros,
+}
+
 /// What a [`PassThroughFs`] does in place of the real syncs.
 pub trait SyncPolicy: Clone + Send + Sync + std::fmt::Debug + 'static {
     /// Stands for `fdatasync` of `file`.
     fn sync_data(&self, file: &dyn WalFile) -> io::Result<()>;
     /// Stands for the sync of directory `path`.
     fn sync_dir(&self, path: &Path) -> io::Result<()>;
+    /// Sees hint `hint` for bytes `from..to` of `file` (at `path`) before it
+    /// goes to the real file.
+    fn hint(&self, path: &Path, file: &dyn WalFile, hint: Hint, from: u64, to: u64) {
+        let _ = (path, file, hint, from, to);
+    }
 }
 
 /// The real file system, with syncs replaced by `P`.
 #[derive(Debug, Clone, Default)]
 pub struct PassThroughFs<P>(pub P);
 
+/// A real file whose syncs go to the policy (unless it was opened to read
+/// only: those sync for real, as they always did), and whose hints the
+/// policy sees.
 #[derive(Debug)]
-struct PassThroughFile<P>(Box<dyn WalFile>, P);
+struct PassThroughFile<P> {
+    file: Box<dyn WalFile>,
+    policy: P,
+    path: PathBuf,
+    read_only: bool,
+}
+
+impl<P: SyncPolicy> PassThroughFs<P> {
+    fn wrap(&self, file: Box<dyn WalFile>, path: &Path, read_only: bool) -> Box<dyn WalFile> {
+        Box::new(PassThroughFile { file, policy: self.0.clone(), path: path.to_path_buf(), read_only })
+    }
+}
 
 impl<P: SyncPolicy> FileSystem for PassThroughFs<P> {
     fn create(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(Box::new(PassThroughFile(StdFs.create(path)?, self.0.clone())))
+        Ok(self.wrap(StdFs.create(path)?, path, false))
     }
     fn open(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        Ok(Box::new(PassThroughFile(StdFs.open(path)?, self.0.clone())))
+        Ok(self.wrap(StdFs.open(path)?, path, false))
     }
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn WalFile>> {
-        StdFs.open_read(path)
+        Ok(self.wrap(StdFs.open_read(path)?, path, true))
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         StdFs.rename(from, to)
@@ -607,25 +635,40 @@ impl<P: SyncPolicy> FileSystem for PassThroughFs<P> {
 
 impl<P: SyncPolicy> WalFile for PassThroughFile<P> {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
-        self.0.write_at(buf, offset)
+        self.file.write_at(buf, offset)
     }
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        self.0.read_at(buf, offset)
+        self.file.read_at(buf, offset)
     }
     fn len(&self) -> io::Result<u64> {
-        self.0.len()
+        self.file.len()
     }
     fn data_end(&self, len: u64) -> u64 {
-        self.0.data_end(len)
+        self.file.data_end(len)
+    }
+    fn data_regions(&self, from: u64, to: u64) -> Vec<(u64, u64)> {
+        self.file.data_regions(from, to)
+    }
+    fn release_zeros(&self, from: u64, to: u64) {
+        self.policy.hint(&self.path, self.file.as_ref(), Hint::ReleaseZeros, from, to);
+        self.file.release_zeros(from, to)
+    }
+    fn start_writeback(&self, from: u64, to: u64) {
+        self.policy.hint(&self.path, self.file.as_ref(), Hint::Writeback, from, to);
+        self.file.start_writeback(from, to)
     }
     fn sync_data(&self) -> io::Result<()> {
-        self.1.sync_data(self.0.as_ref())
+        if self.read_only {
+            self.file.sync_data()
+        } else {
+            self.policy.sync_data(self.file.as_ref())
+        }
     }
     fn set_len(&self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
+        self.file.set_len(len)
     }
     fn allocate(&self, len: u64) -> io::Result<()> {
-        self.0.allocate(len)
+        self.file.allocate(len)
     }
 }
 

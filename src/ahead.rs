@@ -247,9 +247,8 @@ fn read_block(s: &Stream, mut buf: BytesMut) -> (Result<BytesMut>, Option<(u64, 
     }
     // The guess is made here, on bytes this thread has just copied and
     // still has in its cache.
-    let (at, size) = next_start(&buf);
+    let (at, size, blank) = next_start(&buf);
     let next = s.off + at as u64;
-    let blank = buf.get(at..at + RECORD_HEADER_LEN).is_some_and(|h| h.iter().all(|&b| b == 0));
     let goes_on = want > 0 && next < len && !blank && size.max(s.block) <= s.max;
     (Ok(buf), goes_on.then_some((next, size)))
 }
@@ -257,21 +256,22 @@ fn read_block(s: &Stream, mut buf: BytesMut) -> (Result<BytesMut>, Option<(u64, 
 /// Where the block after `block` (read from a record's start) should begin:
 /// the offset within `block` of the first record that does not end inside
 /// it, by its length field, with the bytes that record needs (at least a
-/// header); or of the first blank (all-zero) header, which no record has.
-/// Unchecked: damage only makes a guess the iterator will not use.
-pub(crate) fn next_start(block: &[u8]) -> (usize, usize) {
+/// header); or of the first blank (all-zero) header, which no record has,
+/// and then `true`: nothing follows. Unchecked: damage only makes a guess
+/// the iterator will not use.
+pub(crate) fn next_start(block: &[u8]) -> (usize, usize, bool) {
     let mut at = 0;
     loop {
         let Some(field) = block.get(at + REC_LEN_OFF..at + REC_LEN_OFF + 4) else {
-            return (at, RECORD_HEADER_LEN);
+            return (at, RECORD_HEADER_LEN, false);
         };
         if block.get(at..at + RECORD_HEADER_LEN).is_some_and(|h| h.iter().all(|&b| b == 0)) {
-            return (at, RECORD_HEADER_LEN);
+            return (at, RECORD_HEADER_LEN, true);
         }
         let len = u32::from_le_bytes(field.try_into().expect("4 bytes"));
         let size = record_size(u64::from(len)) as usize;
         if block.len() - at < size {
-            return (at, size);
+            return (at, size, false);
         }
         at += size;
     }

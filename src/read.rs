@@ -368,7 +368,7 @@ impl Iter {
             if !from_ahead {
                 // The stream (re)starts at the first record this block does
                 // not hold whole.
-                let (rel, size) = next_start(&self.block);
+                let (rel, size, _) = next_start(&self.block);
                 let max = AHEAD_MAX_BLOCKS * self.plan.block;
                 ahead.stream(file, off + rel as u64, size, self.plan.block, max);
             }

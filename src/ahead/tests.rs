@@ -33,7 +33,7 @@ fn drain(ra: &mut ReadAhead, f: &Arc<SegmentFile>, bytes: &[u8], block: usize) -
         assert_eq!(&got[..], &bytes[off as usize..end], "the bytes at {off}");
         assert!(got.len() >= block.min(bytes.len() - off as usize), "a block is whole");
         seen.push(off);
-        let (rel, size) = next_start(&got);
+        let (rel, size, _) = next_start(&got);
         (off, need) = (off + rel as u64, size);
     }
     seen
@@ -139,7 +139,8 @@ fn the_next_block_starts_at_the_first_record_not_wholly_read() {
     let sizes = [0, 1, 31, 32, 100, 5000, 7];
     let (block, starts) = records(&sizes);
     for cut in 0..=block.len() {
-        let (at, need) = next_start(&block[..cut]);
+        let (at, need, blank) = next_start(&block[..cut]);
+        assert!(!blank, "no record header here is blank (cut at {cut})");
         // The first record that does not end within `cut` bytes.
         let k = (0..sizes.len()).find(|&k| starts[k + 1] > cut);
         assert_eq!(at, k.map_or(block.len(), |k| starts[k]), "cut at {cut}");
@@ -153,14 +154,14 @@ fn the_next_block_starts_at_the_first_record_not_wholly_read() {
 fn a_damaged_length_field_gives_a_guess_and_no_panic() {
     let (mut block, _) = records(&[10, 10]);
     block[REC_LEN_OFF..REC_LEN_OFF + 4].copy_from_slice(&u32::MAX.to_le_bytes());
-    let (at, need) = next_start(&block);
-    assert_eq!((at, need), (0, record_size(u64::from(u32::MAX)) as usize));
-    assert_eq!(next_start(&[]), (0, RECORD_HEADER_LEN));
-    assert_eq!(next_start(&[0u8; 31]), (0, RECORD_HEADER_LEN));
+    let (at, need, blank) = next_start(&block);
+    assert_eq!((at, need, blank), (0, record_size(u64::from(u32::MAX)) as usize, false));
+    assert_eq!(next_start(&[]), (0, RECORD_HEADER_LEN, false));
+    assert_eq!(next_start(&[0u8; 31]), (0, RECORD_HEADER_LEN, false));
     let (block, starts) = records(&[10, 10]);
     let mut blank = block.clone();
     blank.extend([0u8; 4096]);
-    assert_eq!(next_start(&blank), (starts[2], RECORD_HEADER_LEN), "the walk stops at a blank header");
+    assert_eq!(next_start(&blank), (starts[2], RECORD_HEADER_LEN, true), "the walk stops at a blank header");
 }
 
 #[test]

@@ -168,6 +168,17 @@ impl FileSystem for StdFs {
     }
 }
 
+impl StdFile {
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)` over `from..to`: starts writeback
+    /// of the dirty pages there and drops the clean ones from the page cache.
+    /// Both hints use it; whether the kernel takes it changes no byte.
+    fn dont_need(&self, from: u64, to: u64) {
+        if let Some(len) = std::num::NonZeroU64::new(to.saturating_sub(from)) {
+            let _ = rustix::fs::fadvise(&self.0, from, Some(len), rustix::fs::Advice::DontNeed);
+        }
+    }
+}
+
 impl WalFile for StdFile {
     fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
         self.0.write_at(buf, offset)
@@ -222,14 +233,11 @@ impl WalFile for StdFile {
     }
 
     fn release_zeros(&self, from: u64, to: u64) {
-        if let Some(len) = std::num::NonZeroU64::new(to.saturating_sub(from)) {
-            // A hint: whether the kernel takes it changes no byte.
-            let _ = rustix::fs::fadvise(&self.0, from, Some(len), rustix::fs::Advice::DontNeed);
-        }
+        self.dont_need(from, to);
     }
 
     fn start_writeback(&self, from: u64, to: u64) {
-        self.release_zeros(from, to);
+        self.dont_need(from, to);
     }
 
     fn sync_data(&self) -> io::Result<()> {

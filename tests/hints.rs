@@ -8,6 +8,7 @@
 mod common;
 
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -35,15 +36,12 @@ impl SyncPolicy for Watch {
     fn sync_dir(&self, path: &Path) -> io::Result<()> {
         StdFs.sync_dir(path)
     }
-    fn hint(&self, path: &Path, file: &dyn WalFile, hint: Hint, from: u64, to: u64) {
+    fn hint(&self, path: &Path, _file: &dyn WalFile, hint: Hint, from: u64, to: u64) {
         assert!(from < to, "{hint:?} of an empty range at {from} of {}", path.display());
         let mut bytes = vec![0u8; (to - from) as usize];
-        let mut got = 0;
-        while got < bytes.len() {
-            let n = file.read_at(&mut bytes[got..], from + got as u64).unwrap();
-            assert!(n > 0, "{hint:?} of {from}..{to} reaches past the end of {}", path.display());
-            got += n;
-        }
+        std::fs::File::open(path)
+            .and_then(|f| f.read_exact_at(&mut bytes, from))
+            .unwrap_or_else(|e| panic!("{hint:?} of {from}..{to} of {}: {e}", path.display()));
         self.0.lock().unwrap().push(Seen { path: path.to_path_buf(), hint, from, bytes });
     }
 }

@@ -105,22 +105,12 @@ fn truncate_before_removes_whole_segments_only() {
     assert_eq!(wal.first_lsn(), last.next(), "the purge point is durable");
 }
 
-/// Where the file's data ends by `SEEK_DATA`/`SEEK_HOLE`, from offset 0.
+/// Where the file's data ends by `SEEK_DATA`/`SEEK_HOLE`, as the seam
+/// (`WalFile::data_end`) tells it.
 fn data_end(path: &std::path::Path) -> u64 {
-    use rustix::fs::{seek, SeekFrom};
-    let f = std::fs::File::open(path).unwrap();
-    let len = f.metadata().unwrap().len();
-    let (mut pos, mut end) = (0, 0);
-    while pos < len {
-        match seek(&f, SeekFrom::Data(pos)) {
-            Ok(data) => {
-                let hole = seek(&f, SeekFrom::Hole(data)).unwrap();
-                (pos, end) = (hole, hole);
-            }
-            Err(_) => break,
-        }
-    }
-    end
+    use seawall::io::FileSystem;
+    let f = seawall::io::StdFs.open_read(path).unwrap();
+    f.data_end(f.len().unwrap())
 }
 
 /// Open reads the never-written tail of the active segment to check it is

@@ -365,16 +365,32 @@ fn judge_run(
     let tail_out = judge_segment(&segs[tail], None, successor_exists, verify, true)?;
     let tail_meta = &tail_out.judged.as_ref().expect("the tail is walked").walker.meta;
     // The segment whose metadata counts (`None`: no segment has any).
+    let mut meta_damage: Option<Problem> = None;
     let (meta_from, meta) = if tail_meta.complete {
         (Some(tail), tail_meta.clone())
     } else {
         // The tail's first write (its snapshot) never became durable: the
         // metadata is what the segment before it ended with.
         match (0..tail).rev().find(|&i| matches!(segs[i].state, HeaderState::Valid(_))) {
-            Some(i) => (Some(i), judge_segment(&segs[i], None, false, true, true)?.judged.expect("walked").walker.meta),
+            Some(i) => {
+                let out = judge_segment(&segs[i], None, false, true, true)?;
+                let j = out.judged.expect("walked");
+                // Damage the walk stopped at hides the metadata after it:
+                // the log's corruption, whether or not the segment holds
+                // records the log still needs (see below).
+                if let (Verdict::Corruption(_), Some(p)) = (j.verdict, out.problem) {
+                    meta_damage = Some(Problem { index: i, ..p });
+                }
+                (Some(i), j.walker.meta)
+            }
             None => (None, MetaState::default()),
         }
     };
+    // That segment was read whole for its metadata, so damage in it cannot
+    // go unseen: below it is judged by a full walk, not through its
+    // trailer, and damage its walk stops at is the log's corruption rather
+    // than a shorter metadata state taken silently.
+    let walked_for_meta = meta_from.filter(|&i| i < tail);
     a.meta = meta;
     if let HeaderState::Valid(h) = segs[base].state {
         if h.reset && meta_from.is_none_or(|i| i < base) {
@@ -398,6 +414,7 @@ fn judge_run(
                 // Later segments exist: whether they join this one is the
                 // boundary check's business (a cut or a recovery copy may
                 // have replaced the next id with a later one).
+                let verify = verify || walked_for_meta == Some(i);
                 outcomes.push((i, limit, judge_segment(&segs[i], limit, true, verify, false)?));
             }
         }
@@ -487,6 +504,11 @@ fn judge_run(
         }
         a.inspection.last_lsn = Lsn::new(out.span.last_lsn);
         a.spans.push(out.span);
+    }
+    // Purged or superseded, the segment the metadata came from is judged
+    // no further above: its damage still counts.
+    if let Some(p) = meta_damage.filter(|p| !problems.iter().any(|q| q.index == p.index)) {
+        problems.push(p);
     }
     let purge_ok = purge == 0 || purge <= a.inspection.last_lsn.get() + 1;
     if !purge_ok {

@@ -233,3 +233,89 @@ fn metadata_over_one_mebibyte_is_refused_and_changes_nothing() {
     assert_unchanged(&wal, dir.path(), &before);
     assert_eq!(wal.metas().len(), 15);
 }
+
+/// A log whose last segment holds only its header, as a crash leaves it
+/// between the header's sync and its snapshot's (FORMAT.md §7, W2 (c)): the
+/// metadata is then what the segment before it ended with. Returns the id
+/// of that segment. With `purge_all`, every record of that segment lies
+/// below the purge point (it is purged whole, yet holds the metadata).
+fn tail_without_snapshot(dir: &Path, purge_all: bool) -> u64 {
+    let wal = open(dir);
+    fill(&wal, 20, "early");
+    if !purge_all {
+        wal.truncate_before(Lsn::new(5)).unwrap();
+    }
+    wal.set_meta(b"vote", b"term 1").unwrap();
+    fill(&wal, 20, "middle");
+    if purge_all {
+        wal.truncate_before(Lsn::new(wal.last_lsn().get() + 1)).unwrap();
+    }
+    // Synced apart, the update is too small for a parity record (W4): damage
+    // to it cannot be rebuilt.
+    wal.sync(wal.last_lsn()).unwrap();
+    wal.set_meta(b"needle-key", b"needle-value").unwrap();
+    let before = segment_ids(dir);
+    // A record that does not fit the segment starts the next one.
+    while segment_ids(dir).len() == before.len() || wal.first_lsn() > wal.last_lsn() {
+        wal.append_durable(&vec![7u8; 20_000]).unwrap();
+        if segment_ids(dir).len() > before.len() {
+            break;
+        }
+    }
+    wal.close().unwrap();
+    let ids = segment_ids(dir);
+    let (meta_seg, tail) = (ids[ids.len() - 2], ids[ids.len() - 1]);
+    // Everything after the tail's 64-byte header never reached the disk.
+    let path = damage::segment_path(dir, tail);
+    let len = std::fs::metadata(&path).unwrap().len();
+    damage::zero_range(&path, 64, (len - 64) as usize);
+    meta_seg
+}
+
+/// Flips a bit inside the bytes `needle` of segment `id`.
+fn damage_bytes(dir: &Path, id: u64, needle: &[u8]) {
+    let path = damage::segment_path(dir, id);
+    let bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(needle.len()).position(|w| w == needle).expect("the bytes are in the segment");
+    damage::flip_bit(&path, at as u64 + 3, 0);
+}
+
+/// Open refuses the log as corrupt, and the reader reports corruption too:
+/// never a log whose metadata silently lacks the damaged update.
+fn assert_metadata_damage_reported(who: &str, dir: &Path) {
+    match Wal::open(dir, small_opts()) {
+        Err(Error::Corruption { .. }) => {}
+        Err(e) => panic!("{who}: open failed with {e}, not as corruption"),
+        Ok((wal, _)) => panic!(
+            "{who}: open succeeded with metadata {:?} and first LSN {}, after damage to a metadata update",
+            wal.metas(),
+            wal.first_lsn()
+        ),
+    }
+    let reader = Reader::open(dir).unwrap();
+    assert!(!reader.inspection().is_clean(), "{who}: the reader reports the damage");
+}
+
+#[test]
+fn a_tail_without_its_snapshot_takes_the_metadata_its_predecessor_ended_with() {
+    for purge_all in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        tail_without_snapshot(dir.path(), purge_all);
+        let wal = open(dir.path());
+        assert_eq!(wal.meta(b"needle-key").as_deref(), Some(&b"needle-value"[..]), "purge_all {purge_all}");
+        assert_eq!(wal.meta(b"vote").as_deref(), Some(&b"term 1"[..]), "purge_all {purge_all}");
+    }
+}
+
+#[test]
+fn damage_to_the_metadata_a_tail_without_snapshot_relies_on_is_corruption() {
+    // The predecessor is sealed, and an open trusts a sealed segment
+    // through its trailer; it was read whole for its metadata, though, and
+    // the damage that walk stopped at must not leave an older state.
+    for purge_all in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let meta_seg = tail_without_snapshot(dir.path(), purge_all);
+        damage_bytes(dir.path(), meta_seg, b"needle-value");
+        assert_metadata_damage_reported(&format!("purge_all {purge_all}"), dir.path());
+    }
+}

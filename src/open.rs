@@ -327,8 +327,12 @@ fn recover(
 ) -> Result<(Start, RecoveryReport)> {
     let mut actions = plan(a, opts.recovery_mode)?;
     let fs: &dyn FileSystem = factory.fs.as_ref();
+    // Copies of the bytes a torn tail drops come first, as found: a repair
+    // of the page holding the stop zeroes the first of them (`execute`).
+    let (copies, rest): (Vec<_>, Vec<_>) =
+        actions.drain(..).partition(|a| matches!(a, RecoveryAction::QuarantinedBytes { .. }));
     let (repairs, rest): (Vec<_>, Vec<_>) =
-        actions.drain(..).partition(|a| matches!(a, RecoveryAction::RepairedPage { .. }));
+        rest.into_iter().partition(|a| matches!(a, RecoveryAction::RepairedPage { .. }));
     // A tail missing its snapshot has its metadata from an earlier segment,
     // maybe one that is superseded and about to be removed (a `reset` or a
     // cut that crashed before its snapshot was durable): removals wait until
@@ -338,8 +342,10 @@ fn recover(
     let (deferred, rest): (Vec<_>, Vec<_>) = rest.into_iter().partition(|x| {
         matches!((x, lacks_snapshot), (RecoveryAction::RemovedSegment { segment, .. }, Some(tail)) if *segment < tail)
     });
+    execute(fs, a, &copies)?;
     execute(fs, a, &repairs)?;
-    let mut done = repairs;
+    let mut done = copies;
+    done.extend(repairs);
     // Adopt only what is durable for real: the tail may hold what only a
     // page cache has (see the module doc).
     let mut handles = Vec::with_capacity(a.spans.len());

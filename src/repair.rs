@@ -305,7 +305,14 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
         }
     }
     for (segment, r) in &a.rebuilt {
-        actions.push(RecoveryAction::RepairedPage { segment: *segment, offset: r.offset, bytes: r.bytes.len() as u64 });
+        // Bytes from the stop on are dropped, not repaired (see `execute`).
+        let bytes = match cut_in(a, *segment) {
+            Some(at) => at.saturating_sub(r.offset).min(r.bytes.len() as u64),
+            None => r.bytes.len() as u64,
+        };
+        if bytes > 0 {
+            actions.push(RecoveryAction::RepairedPage { segment: *segment, offset: r.offset, bytes });
+        }
     }
     // Finish cuts a crash interrupted: their marker is durable, their dead
     // bytes are not cleared yet.
@@ -436,12 +443,13 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
         }
         _ => true,
     });
-    // Repairs first (they only rewrite bytes that validate again), then
-    // quarantine copies, then removals newest first (so a crash midway never
-    // leaves a gap), then clearing.
+    // Quarantine copies first (they read the bytes as found, before any
+    // write), then repairs (they only rewrite bytes that validate again, and
+    // first zero the start of dropped bytes their page holds), then removals
+    // newest first (so a crash midway never leaves a gap), then clearing.
     actions.sort_by_key(|a| match a {
-        RecoveryAction::RepairedPage { .. } => (0, 0),
-        RecoveryAction::QuarantinedBytes { .. } => (1, 0),
+        RecoveryAction::QuarantinedBytes { .. } => (0, 0),
+        RecoveryAction::RepairedPage { .. } => (1, 0),
         RecoveryAction::QuarantinedSegment { segment, .. } => (2, u64::MAX - segment.get()),
         RecoveryAction::RemovedSegment { segment, .. } => (3, u64::MAX - segment.get()),
         RecoveryAction::ClearedTail { .. }
@@ -458,11 +466,21 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
     let mut dir_dirty = false;
     for action in actions {
         match action {
-            RecoveryAction::RepairedPage { segment, offset, .. } => {
+            RecoveryAction::RepairedPage { segment, offset, bytes } => {
                 let path = path_of(*segment);
                 let r = a.rebuilt.iter().find(|(s, r)| s == segment && r.offset == *offset).expect("planned");
                 let f = fs.open(&path).map_err(|e| Error::io("open", &path, e))?;
-                write_all_at(f.as_ref(), &r.1.bytes, *offset).map_err(|e| Error::io("write", &path, e))?;
+                // A page holding the start of the dropped bytes is written
+                // back only up to the stop (the plan's `bytes`). A torn write
+                // of it could mend the last kept record and leave the dropped
+                // record after it whole, and both would validate: so that
+                // record's first bytes are zeroed first.
+                if let Some(at) = cut_in(a, *segment).filter(|&at| at < offset + r.1.bytes.len() as u64) {
+                    let cut = a.cut.as_ref().expect("a cut");
+                    zero_head(f.as_ref(), &path, at, cut.nonzero_end.saturating_sub(at))?;
+                }
+                write_all_at(f.as_ref(), &r.1.bytes[..*bytes as usize], *offset)
+                    .map_err(|e| Error::io("write", &path, e))?;
                 f.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
             }
             RecoveryAction::QuarantinedBytes { segment, offset, bytes, file } => {
@@ -500,8 +518,7 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
                 }
                 let path = path_of(*segment);
                 let f = fs.open(&path).map_err(|e| Error::io("open", &path, e))?;
-                write_zeros(f.as_ref(), &path, *offset, *bytes)?;
-                f.sync_data().map_err(|e| Error::io("fdatasync", &path, e))?;
+                clear_dropped(f.as_ref(), &path, *offset, *bytes)?;
             }
         }
     }
@@ -509,6 +526,42 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
         fs.sync_dir(dir).map_err(|e| Error::io("fsync", dir, e))?;
     }
     Ok(())
+}
+
+/// Where the bytes a torn tail or a salvage drops start, if in `segment`.
+fn cut_in(a: &Analysis, segment: SegmentId) -> Option<u64> {
+    a.cut.as_ref().filter(|c| a.inspection.segments[c.index].id == segment).map(|c| c.offset)
+}
+
+/// Bytes of the smallest sector a torn write may split (FORMAT.md §8).
+const SECTOR: u64 = 512;
+
+/// Overwrites the `bytes` dropped bytes at `offset` (where a dropped record
+/// starts) with zeros, durably, so that no crash during the clearing makes
+/// that record whole again: the sectors of one write may land in any
+/// subset, and zeros landing on the torn part of a record whose intended
+/// bytes there were zeros would complete it. So the record's first bytes,
+/// up to the end of their sector (one write no crash can split), are
+/// zeroed and synced first; the record can then never validate, whatever a
+/// crash leaves of the rest.
+fn clear_dropped(f: &dyn crate::io::WalFile, path: &Path, offset: u64, bytes: u64) -> Result<()> {
+    let first = zero_head(f, path, offset, bytes)?;
+    if bytes > first {
+        write_zeros(f, path, offset + first, bytes - first)?;
+        f.sync_data().map_err(|e| Error::io("fdatasync", path, e))?;
+    }
+    Ok(())
+}
+
+/// Zeroes and syncs the first of the `bytes` bytes at `offset`, up to the
+/// end of their sector: one write no crash can split. Returns how many.
+fn zero_head(f: &dyn crate::io::WalFile, path: &Path, offset: u64, bytes: u64) -> Result<u64> {
+    let first = bytes.min(SECTOR - offset % SECTOR);
+    if first > 0 {
+        write_zeros(f, path, offset, first)?;
+        f.sync_data().map_err(|e| Error::io("fdatasync", path, e))?;
+    }
+    Ok(first)
 }
 
 /// Overwrites `bytes` bytes at `offset` with zeros (not yet synced).

@@ -11,6 +11,8 @@
 //!
 //! Every workload has a seed: `SEAWALL_SEED=<seed>` replays one workload;
 //! `SEAWALL_CRASH_SCALE=<n>` multiplies the number of random workloads;
+//! `SEAWALL_CRASH_FROM=<k>` starts them at the `k`-th unit of that scale, so
+//! that a long run explores workloads no earlier run did;
 //! `SEAWALL_KEEP_GOING=1` makes the media-damage phase survey every failure.
 
 mod common;
@@ -23,11 +25,11 @@ use std::time::Instant;
 
 use common::crash::{crash_states, fingerprint, Depth};
 use common::media::{damageable, random_damage};
-use common::oracle::{check_crash_state, check_damaged_state, Call, DamageOutcome, Expect, History, Recovered};
+use common::oracle::{check_crash_state_report, check_damaged_state, Call, DamageOutcome, Expect, History, Recovered};
 use common::recording_fs::{materialize, DiskModel, Image, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
 use common::{env_u64, scratch_dir, Rng};
-use seawall::Options;
+use seawall::{Options, RecoveryAction};
 
 /// What exploring some workloads did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -38,6 +40,8 @@ struct Tally {
     states: u64,
     /// States whose recovery was continued (appends) and crashed again.
     follow_ups: u64,
+    /// States whose recovery wrote to a segment, crashed during it.
+    recovery_crashes: u64,
 }
 
 impl Tally {
@@ -46,6 +50,7 @@ impl Tally {
         self.crash_points += o.crash_points;
         self.states += o.states;
         self.follow_ups += o.follow_ups;
+        self.recovery_crashes += o.recovery_crashes;
     }
 }
 
@@ -121,12 +126,30 @@ impl Explorer<'_> {
                         describe(&img)
                     )
                 };
-                let recovered = check_crash_state(&self.dirs.state, &img, e, &self.opts).map_err(|err| {
-                    keep_state(&img);
-                    format!("{}: {err}", at())
-                })?;
-                if nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0 {
-                    self.follow_up(&img, e, &recovered).map_err(|err| format!("{}: after recovery: {err}", at()))?;
+                let (recovered, report) =
+                    check_crash_state_report(&self.dirs.state, &img, e, &self.opts).map_err(|err| {
+                        keep_state(&img);
+                        format!("{}: {err}", at())
+                    })?;
+                let sampled = nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0;
+                // A recovery that writes to a segment is crashed at every
+                // point of its own writes, not only in the sample continued
+                // with appends (a torn clearing once brought back a record
+                // recovery had dropped).
+                let writes = report.actions.iter().any(|a| {
+                    matches!(
+                        a,
+                        RecoveryAction::ClearedTail { .. }
+                            | RecoveryAction::RepairedPage { .. }
+                            | RecoveryAction::CopiedUnclaimed { .. }
+                            | RecoveryAction::WroteMetadata { .. }
+                    )
+                });
+                if sampled || (nest && writes) {
+                    self.follow_up(&img, e, &recovered, sampled).map_err(|err| {
+                        keep_first_state(&img);
+                        format!("{}: after recovery: {err}", at())
+                    })?;
                 }
             }
         }
@@ -137,11 +160,17 @@ impl Explorer<'_> {
     /// the recovered log, and crashes that run (its recovery included) at
     /// every point. While recovery runs, a crash must leave exactly the log
     /// that recovery was bringing back.
-    fn follow_up(&mut self, image: &Image, e: &Expect, recovered: &Recovered) -> Result<(), String> {
-        self.tally.follow_ups += 1;
+    /// Without `appends`, only the recovery runs and is crashed, with a
+    /// generator of its own (the sample's sequence stays that of the seed).
+    fn follow_up(&mut self, image: &Image, e: &Expect, recovered: &Recovered, appends: bool) -> Result<(), String> {
+        if appends {
+            self.tally.follow_ups += 1;
+        } else {
+            self.tally.recovery_crashes += 1;
+        }
         materialize(image, &self.dirs.live2);
         let fs = RecordingFs::new(&self.dirs.live2, image, None);
-        let actions = self.follow_actions();
+        let actions = if appends { self.follow_actions() } else { Vec::new() };
         let mut run = run(&self.dirs.live2, &self.opts, &fs, e.clone(), &actions)?;
         let open = &mut run.history.calls[0];
         open.during = open.after.clone();
@@ -149,7 +178,15 @@ impl Explorer<'_> {
         if a.floor != recovered.first || a.next_lsn() != recovered.first + recovered.records.len() as u64 {
             return Err("recovery through the recording file system found another log".into());
         }
-        self.explore(&fs, &run.history, DiskModel::from_image(image), false)
+        let model = DiskModel::from_image(image);
+        if appends {
+            return self.explore(&fs, &run.history, model, false);
+        }
+        let own = Rng::new(fingerprint(image) as u64 ^ 0x7ec0);
+        let outer = std::mem::replace(&mut self.rng, own);
+        let res = self.explore(&fs, &run.history, model, false);
+        self.rng = outer;
+        res
     }
 
     /// The process (not the machine) crashes with `model`'s pending writes
@@ -203,6 +240,26 @@ fn keep_state(image: &Image) {
         let _ = std::fs::remove_dir_all(dir);
         materialize(image, dir);
         eprintln!("the failing crash state is in {}", dir.display());
+    }
+}
+
+/// With `SEAWALL_KEEP_STATE=DIR`, when a crash of the recovery of a crash
+/// state fails, that first crash state is written to `DIR.first`.
+fn keep_first_state(image: &Image) {
+    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
+        let dir = std::path::PathBuf::from(format!("{dir}.first"));
+        let _ = std::fs::remove_dir_all(&dir);
+        materialize(image, &dir);
+        eprintln!("the crash state whose recovery crashed is in {}", dir.display());
+    }
+}
+
+/// With `SEAWALL_KEEP_STATE=DIR`, the failing durable state is written to
+/// `DIR` with its damage applied (as it was before recovery).
+fn keep_damaged_state(image: &Image, damage: &common::media::Damage) {
+    keep_state(image);
+    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
+        damage.apply(std::path::Path::new(&dir));
     }
 }
 
@@ -372,25 +429,21 @@ const LARGE_PER_SCALE: u64 = 30;
 
 /// The workloads to explore, in named groups: the one `SEAWALL_SEED`
 /// names, or every enumerated workload and `SEAWALL_CRASH_SCALE` times the
-/// random ones.
+/// random ones, from unit `SEAWALL_CRASH_FROM` on.
 fn seed_groups() -> Vec<(&'static str, Vec<u64>)> {
     match env_u64("SEAWALL_SEED") {
         Some(seed) => vec![("replayed workload", vec![seed])],
         None => {
             let scale = env_u64("SEAWALL_CRASH_SCALE").unwrap_or(1).max(1);
+            let from = env_u64("SEAWALL_CRASH_FROM").unwrap_or(0);
+            let units = |per: u64| per * from..per * (from + scale);
             vec![
                 (
                     "enumerated workloads of 1-2 steps, exhaustive",
                     (0..enumerated_count()).map(|i| ENUMERATED << 32 | i).collect(),
                 ),
-                (
-                    "random workloads of 3-4 steps, exhaustive",
-                    (0..PER_SCALE.0 * scale).map(|i| SMALL << 32 | i).collect(),
-                ),
-                (
-                    "random workloads of 8-25 steps, sampled",
-                    (0..PER_SCALE.1 * scale).map(|i| LARGE << 32 | i).collect(),
-                ),
+                ("random workloads of 3-4 steps, exhaustive", units(PER_SCALE.0).map(|i| SMALL << 32 | i).collect()),
+                ("random workloads of 8-25 steps, sampled", units(PER_SCALE.1).map(|i| LARGE << 32 | i).collect()),
             ]
         }
     }
@@ -405,21 +458,23 @@ fn crash_state_exploration() {
         let t0 = Instant::now();
         let t = run_jobs("crash_state_exploration", &seeds, explore_job, Tally::add);
         println!(
-            "crash states: {name}: {} distinct states, {} crash points, {} workloads, {} continued after recovery ({:.1} s)",
+            "crash states: {name}: {} distinct states, {} crash points, {} workloads, {} continued after recovery, {} writing recoveries crashed ({:.1} s)",
             t.states,
             t.crash_points,
             t.workloads,
             t.follow_ups,
+            t.recovery_crashes,
             t0.elapsed().as_secs_f64()
         );
         total.add(t);
     }
     println!(
-        "crash states: {} distinct crash states checked in total ({} crash points, {} workloads, {} recoveries continued and crashed again) in {:.1} s",
+        "crash states: {} distinct crash states checked in total ({} crash points, {} workloads, {} recoveries continued and crashed again, {} writing recoveries crashed) in {:.1} s",
         total.states,
         total.crash_points,
         total.workloads,
         total.follow_ups,
+        total.recovery_crashes,
         started.elapsed().as_secs_f64()
     );
     if env_u64("SEAWALL_SEED").is_none() {
@@ -472,6 +527,34 @@ fn reset_to_a_lower_lsn_survives_a_crash_before_its_snapshot() {
     let actions = [AppendDurable(100), SetMeta(1, 40), Reset(230), Append(70), AppendDurable(60), Reset(10)];
     explore_scenario(&actions, small_segments().preallocate(false));
     explore_scenario(&actions, small_segments());
+}
+
+/// Workloads whose seeds found bugs in runs past the default range
+/// (`SEAWALL_CRASH_FROM`), replayed in both phases on every run:
+/// - `0xa0000754b`: recovery zeroed a torn tail whose first dropped record
+///   (a purge point) had zeros where the tear had left garbage. A crash
+///   during that clearing landed the zeros but not the sector before them,
+///   and made the record whole again: the next open took the purge point
+///   recovery had dropped, and records 1 to 9, recovered before, were gone.
+/// - `0xa0000758e`: a tail without its snapshot takes its metadata from the
+///   segment before it. Damage in that segment cut the walk for the
+///   metadata short, and open took what the walk had seen so far (an older
+///   purge point: purged records came back) without reporting the damage.
+///
+/// A third bug was found by crashing every recovery that writes (not only a
+/// sample): recovery wrote a page rebuilt from parity back whole, over the
+/// start of the torn tail it was dropping; a torn write of that page mended
+/// the last kept record and left the dropped record after it whole, so the
+/// next open brought dropped records back. The default seeds `0xa00000000`
+/// and `0xa00000017` now find it.
+const FOUND_BUGS: [u64; 2] = [0xa_0000_754b, 0xa_0000_758e];
+
+#[test]
+fn workloads_that_found_bugs_pass_both_phases() {
+    let test = "workloads_that_found_bugs_pass_both_phases";
+    let t = run_jobs(test, &FOUND_BUGS, explore_job, Tally::add);
+    let d = run_jobs(test, &FOUND_BUGS, |j, dirs| damage_job(j, dirs, false), DamageTally::add);
+    println!("{} crash states and {} damaged states checked", t.states, d.states);
 }
 
 // ---------------------------------------------------------------------------
@@ -558,6 +641,7 @@ fn damage_job(j: &Job, dirs: &Dirs, keep_going: bool) -> Result<DamageTally, Str
                         e.acked
                     );
                     if !keep_going {
+                        keep_damaged_state(&image, &damage);
                         return Err(msg);
                     }
                     t.failed += 1;

@@ -446,6 +446,16 @@ pub fn check_metas(e: &Expect, r: &Recovered) -> Result<(), String> {
 /// `Reader`, before recovery, must see the same log and read the same; a
 /// second open must find the same log and nothing to repair.
 pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) -> Result<Recovered, String> {
+    check_crash_state_report(dir, image, e, opts).map(|(r, _)| r)
+}
+
+/// [`check_crash_state`], with the report of the open that recovered it.
+pub fn check_crash_state_report(
+    dir: &Path,
+    image: &Image,
+    e: &Expect,
+    opts: &Options,
+) -> Result<(Recovered, seawall::RecoveryReport), String> {
     materialize(image, dir);
     // Which LSNs are read by LSN: random, but the same for the same state.
     let mut rng = Rng::new(super::crash::fingerprint(image) as u64 ^ e.fingerprint());
@@ -465,7 +475,7 @@ pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) 
         Err(err) => return Err(format!("Reader::open failed on a pure crash state: {err}")),
     };
     let open = || Wal::open_with(dir, opts.clone(), Arc::new(PassThroughFs(NoSync)));
-    let (wal, _report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
+    let (wal, first_report) = open().map_err(|err| format!("open failed on a pure crash state: {err}"))?;
     let r = Recovered::read(&wal)?;
     check(e, &r)?;
     check_metas(e, &r)?;
@@ -498,7 +508,7 @@ pub fn check_crash_state(dir: &Path, image: &Image, e: &Expect, opts: &Options) 
     if !report.is_clean() || !report.actions.is_empty() {
         return Err(format!("second open repaired again: {report:?}"));
     }
-    Ok(r)
+    Ok((r, first_report))
 }
 
 /// One call of a workload: the operation indexes it spanned, and the model

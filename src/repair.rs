@@ -13,7 +13,7 @@ use crate::error::{CorruptionReason, Error, Result};
 use crate::format::{QUARANTINE_SUFFIX, SEGMENT_HEADER_LEN};
 use crate::inspect::{SegmentState, TailState};
 use crate::io::{read_exact_at, write_all_at, FileSystem};
-use crate::recovery::Analysis;
+use crate::recovery::{Analysis, Cut};
 use crate::{Lsn, RecoveryMode, SegmentId};
 
 /// Why recovery removed a segment file.
@@ -307,7 +307,7 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
     for (segment, r) in &a.rebuilt {
         // Bytes from the stop on are dropped, not repaired (see `execute`).
         let bytes = match cut_in(a, *segment) {
-            Some(at) => at.saturating_sub(r.offset).min(r.bytes.len() as u64),
+            Some(cut) => cut.offset.saturating_sub(r.offset).min(r.bytes.len() as u64),
             None => r.bytes.len() as u64,
         };
         if bytes > 0 {
@@ -475,9 +475,8 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
                 // of it could mend the last kept record and leave the dropped
                 // record after it whole, and both would validate: so that
                 // record's first bytes are zeroed first.
-                if let Some(at) = cut_in(a, *segment).filter(|&at| at < offset + r.1.bytes.len() as u64) {
-                    let cut = a.cut.as_ref().expect("a cut");
-                    zero_head(f.as_ref(), &path, at, cut.nonzero_end.saturating_sub(at))?;
+                if let Some(cut) = cut_in(a, *segment).filter(|c| c.offset < offset + r.1.bytes.len() as u64) {
+                    zero_head(f.as_ref(), &path, cut.offset, cut.nonzero_end.saturating_sub(cut.offset))?;
                 }
                 write_all_at(f.as_ref(), &r.1.bytes[..*bytes as usize], *offset)
                     .map_err(|e| Error::io("write", &path, e))?;
@@ -528,9 +527,9 @@ pub(crate) fn execute(fs: &dyn FileSystem, a: &Analysis, actions: &[RecoveryActi
     Ok(())
 }
 
-/// Where the bytes a torn tail or a salvage drops start, if in `segment`.
-fn cut_in(a: &Analysis, segment: SegmentId) -> Option<u64> {
-    a.cut.as_ref().filter(|c| a.inspection.segments[c.index].id == segment).map(|c| c.offset)
+/// The bytes a torn tail or a salvage drops, if they are in `segment`.
+fn cut_in(a: &Analysis, segment: SegmentId) -> Option<&Cut> {
+    a.cut.as_ref().filter(|c| a.inspection.segments[c.index].id == segment)
 }
 
 /// Bytes of the smallest sector a torn write may split (FORMAT.md §8).

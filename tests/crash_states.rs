@@ -235,31 +235,30 @@ fn short_op(op: &common::recording_fs::Op) -> String {
 /// With `SEAWALL_KEEP_STATE=DIR`, a failing crash state is written to `DIR`
 /// (as it was before recovery), to look at with `seawall inspect` and `dump`.
 fn keep_state(image: &Image) {
-    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
-        let dir = std::path::Path::new(&dir);
-        let _ = std::fs::remove_dir_all(dir);
-        materialize(image, dir);
-        eprintln!("the failing crash state is in {}", dir.display());
-    }
+    keep_image(image, "", "the failing crash state");
 }
 
 /// With `SEAWALL_KEEP_STATE=DIR`, when a crash of the recovery of a crash
 /// state fails, that first crash state is written to `DIR.first`.
 fn keep_first_state(image: &Image) {
-    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
-        let dir = std::path::PathBuf::from(format!("{dir}.first"));
-        let _ = std::fs::remove_dir_all(&dir);
-        materialize(image, &dir);
-        eprintln!("the crash state whose recovery crashed is in {}", dir.display());
-    }
+    keep_image(image, ".first", "the crash state whose recovery crashed");
+}
+
+/// Writes `image` to `SEAWALL_KEEP_STATE` + `suffix`, if set, and says
+/// where `what` is; returns that directory.
+fn keep_image(image: &Image, suffix: &str, what: &str) -> Option<PathBuf> {
+    let dir = PathBuf::from(format!("{}{suffix}", std::env::var("SEAWALL_KEEP_STATE").ok()?));
+    let _ = std::fs::remove_dir_all(&dir);
+    materialize(image, &dir);
+    eprintln!("{what} is in {}", dir.display());
+    Some(dir)
 }
 
 /// With `SEAWALL_KEEP_STATE=DIR`, the failing durable state is written to
 /// `DIR` with its damage applied (as it was before recovery).
 fn keep_damaged_state(image: &Image, damage: &common::media::Damage) {
-    keep_state(image);
-    if let Ok(dir) = std::env::var("SEAWALL_KEEP_STATE") {
-        damage.apply(std::path::Path::new(&dir));
+    if let Some(dir) = keep_image(image, "", "the failing damaged state") {
+        damage.apply(&dir);
     }
 }
 

@@ -256,11 +256,8 @@ fn tail_without_snapshot(dir: &Path, purge_all: bool) -> u64 {
     wal.set_meta(b"needle-key", b"needle-value").unwrap();
     let before = segment_ids(dir);
     // A record that does not fit the segment starts the next one.
-    while segment_ids(dir).len() == before.len() || wal.first_lsn() > wal.last_lsn() {
+    while segment_ids(dir).len() == before.len() {
         wal.append_durable(&vec![7u8; 20_000]).unwrap();
-        if segment_ids(dir).len() > before.len() {
-            break;
-        }
     }
     wal.close().unwrap();
     let ids = segment_ids(dir);

@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::error::{CorruptionReason, Result};
 use crate::format::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{read_exact_at, WalFile};
-use crate::judge::{judge, Judged};
+use crate::judge::{judge, Judged, Limit};
 use crate::recovery::io_err;
 use crate::scan::{nonzero_len, Stop, Walker, Window};
 
@@ -64,7 +64,7 @@ pub(crate) fn judge_file(
     path: &Path,
     len: u64,
     walker: Walker,
-    limit: Option<u64>,
+    limit: Option<Limit>,
 ) -> Result<FileJudged> {
     judge_in_blocks(file, path, len, walker, limit, BLOCK)
 }
@@ -76,7 +76,7 @@ fn judge_in_blocks(
     path: &Path,
     len: u64,
     walker: Walker,
-    limit: Option<u64>,
+    limit: Option<Limit>,
     block: usize,
 ) -> Result<FileJudged> {
     assert!(block > 0);

@@ -7,9 +7,12 @@
 //! feeds every combination of inputs and checks that exactly one row matches.
 //!
 //! Why the evidence works:
-//! - **Successor.** The writer syncs a segment completely (and seals it)
-//!   before it writes the header of the next one, so a segment that stops
-//!   short of its successor's first LSN lost records that were durable.
+//! - **Trailer.** The writer writes a full segment's trailer only once
+//!   everything before it is durable (FORMAT.md W2), so a segment with a
+//!   valid trailer that stops short of its successor's first LSN lost
+//!   records that were durable. The next segment may be started before that
+//!   seal completes, so a successor alone proves nothing: a segment without
+//!   its trailer is judged like the end of the log.
 //! - **Cut markers.** `truncate_after` first makes a marker durable at the end
 //!   of the log, then clears the bytes it cut. A stop inside those bytes,
 //!   with the marker after it, is the cut, not damage.
@@ -32,8 +35,9 @@ use crate::error::CorruptionReason;
 /// The evidence about one stopping point.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Inputs {
-    /// A later segment with a valid header follows (the segment is sealed).
-    pub has_successor: bool,
+    /// A later segment follows and the segment's valid trailer proves it was
+    /// durable in full.
+    pub sealed_durable: bool,
     /// The walk reached the LSN just before the successor's first LSN.
     pub reached_limit: bool,
     /// A valid cut marker after the stop explains it.
@@ -67,7 +71,7 @@ pub(crate) enum Verdict {
 /// One row of the table: a pattern over the inputs (`None` = any value).
 pub(crate) struct Row {
     pub name: &'static str,
-    pub has_successor: Option<bool>,
+    pub sealed_durable: Option<bool>,
     pub reached_limit: Option<bool>,
     pub cut_ahead: Option<bool>,
     pub repairable: Option<bool>,
@@ -84,25 +88,25 @@ const ANY: Option<bool> = None;
 /// The table. Rows are disjoint and together cover every input.
 #[rustfmt::skip]
 pub(crate) const TABLE: [Row; 7] = [
-    Row { name: "sealed-complete", has_successor: ANY, reached_limit: T, cut_ahead: ANY, repairable: ANY, claimed: ANY, tail_zero: ANY,
+    Row { name: "sealed-complete", sealed_durable: ANY, reached_limit: T, cut_ahead: ANY, repairable: ANY, claimed: ANY, tail_zero: ANY,
           verdict: Verdict::Complete,
           why: "the segment holds every record before its successor's first LSN; bytes past that were superseded" },
-    Row { name: "cut-marker", has_successor: ANY, reached_limit: F, cut_ahead: T, repairable: ANY, claimed: ANY, tail_zero: ANY,
+    Row { name: "cut-marker", sealed_durable: ANY, reached_limit: F, cut_ahead: T, repairable: ANY, claimed: ANY, tail_zero: ANY,
           verdict: Verdict::SkipCut,
           why: "truncate_after made a marker durable after these bytes before clearing them: they were cut, not damaged" },
-    Row { name: "parity-repair", has_successor: ANY, reached_limit: F, cut_ahead: F, repairable: T, claimed: ANY, tail_zero: ANY,
+    Row { name: "parity-repair", sealed_durable: ANY, reached_limit: F, cut_ahead: F, repairable: T, claimed: ANY, tail_zero: ANY,
           verdict: Verdict::Repair,
           why: "a parity record written with the acknowledging sync covers the damaged page and rebuilds it" },
-    Row { name: "sealed-short", has_successor: T, reached_limit: F, cut_ahead: F, repairable: F, claimed: ANY, tail_zero: ANY,
+    Row { name: "sealed-short", sealed_durable: T, reached_limit: F, cut_ahead: F, repairable: F, claimed: ANY, tail_zero: ANY,
           verdict: Verdict::Corruption(CorruptionReason::MissingRecords),
-          why: "a segment is synced in full before its successor is started, so missing records had been durable" },
-    Row { name: "damage-to-durable", has_successor: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: T, tail_zero: ANY,
+          why: "a segment's trailer is written once the rest of it is durable, so missing records had been durable" },
+    Row { name: "damage-to-durable", sealed_durable: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: T, tail_zero: ANY,
           verdict: Verdict::Corruption(CorruptionReason::DamageToSyncedRecords),
           why: "a later record states the damaged bytes were durable when it was written: media corruption" },
-    Row { name: "clean-end", has_successor: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: F, tail_zero: T,
+    Row { name: "clean-end", sealed_durable: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: F, tail_zero: T,
           verdict: Verdict::CleanEnd,
           why: "only unwritten (zero) space follows the last record" },
-    Row { name: "torn-tail", has_successor: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: F, tail_zero: F,
+    Row { name: "torn-tail", sealed_durable: F, reached_limit: F, cut_ahead: F, repairable: F, claimed: F, tail_zero: F,
           verdict: Verdict::TornTail,
           why: "nothing after the stop claims it was durable: the last unsynced writes were cut or scrambled by a crash" },
 ];
@@ -110,7 +114,7 @@ pub(crate) const TABLE: [Row; 7] = [
 impl Row {
     pub(crate) fn matches(&self, i: Inputs) -> bool {
         let m = |p: Option<bool>, v: bool| p.is_none_or(|p| p == v);
-        m(self.has_successor, i.has_successor)
+        m(self.sealed_durable, i.sealed_durable)
             && m(self.reached_limit, i.reached_limit)
             && m(self.cut_ahead, i.cut_ahead)
             && m(self.repairable, i.repairable)
@@ -130,7 +134,7 @@ mod tests {
 
     fn all_inputs() -> impl Iterator<Item = Inputs> {
         (0u8..64).map(|b| Inputs {
-            has_successor: b & 1 != 0,
+            sealed_durable: b & 1 != 0,
             reached_limit: b & 2 != 0,
             cut_ahead: b & 4 != 0,
             repairable: b & 8 != 0,
@@ -168,7 +172,7 @@ mod tests {
     #[test]
     fn verdicts_of_named_cases() {
         let base = Inputs {
-            has_successor: false,
+            sealed_durable: false,
             reached_limit: false,
             cut_ahead: false,
             repairable: false,
@@ -183,7 +187,7 @@ mod tests {
         );
         assert_eq!(decide(Inputs { claimed: true, repairable: true, ..base }).verdict, Verdict::Repair);
         assert_eq!(decide(Inputs { claimed: true, cut_ahead: true, ..base }).verdict, Verdict::SkipCut);
-        let sealed = Inputs { has_successor: true, ..base };
+        let sealed = Inputs { sealed_durable: true, ..base };
         assert_eq!(decide(Inputs { reached_limit: true, ..sealed }).verdict, Verdict::Complete);
         assert_eq!(decide(sealed).verdict, Verdict::Corruption(CorruptionReason::MissingRecords));
         assert_eq!(decide(Inputs { cut_ahead: true, ..sealed }).verdict, Verdict::SkipCut);

@@ -8,7 +8,7 @@
 
 /// Version of the on-disk format written by this build. A format change bumps
 /// it, together with FORMAT.md and the golden vectors.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The first eight bytes of every segment file.
 pub const SEGMENT_MAGIC: [u8; 8] = *b"SEAWALL\0";
@@ -35,8 +35,14 @@ pub const SEG_FIRST_LSN_OFF: usize = SEG_ID_OFF + 8;
 pub const SEG_SALT_OFF: usize = SEG_FIRST_LSN_OFF + 8;
 /// Offset of the `u32` checksum of the record `first_lsn - 1` (0 if none).
 pub const SEG_PREV_CRC_OFF: usize = SEG_SALT_OFF + 8;
+/// Offset of the `u32` count of bytes of the previous segment (id - 1) that
+/// were durable when this header was written (0: no claim). Set by a
+/// rotation ([`SEG_FLAG_AHEAD`]), which writes the header before the
+/// previous segment is sealed: damage before this offset there is damage to
+/// durable bytes.
+pub const SEG_PREV_SYNCED_OFF: usize = SEG_PREV_CRC_OFF + 4;
 /// Offset of the reserved bytes (must be zero).
-pub const SEG_RESERVED_OFF: usize = SEG_PREV_CRC_OFF + 4;
+pub const SEG_RESERVED_OFF: usize = SEG_PREV_SYNCED_OFF + 4;
 /// Offset of the `u32` CRC-32 of bytes `0..SEG_CRC_OFF`.
 pub const SEG_CRC_OFF: usize = 60;
 /// Length of the segment header; the first record starts here.
@@ -49,8 +55,12 @@ pub const SEG_FLAG_RESET: u32 = 1;
 /// from its first LSN on that nothing proved durable; it counts only once the
 /// copy is complete (its walk reaches a record claiming every byte before it).
 pub const SEG_FLAG_COPY: u32 = 2;
+/// Segment flag: a rotation wrote this header ahead of the previous
+/// segment's seal, which may not have completed (FORMAT.md W2). Without it,
+/// every earlier segment was durable in full when the header was written.
+pub const SEG_FLAG_AHEAD: u32 = 4;
 /// Every flag this version knows; others make a header invalid.
-pub const SEG_FLAGS_KNOWN: u32 = SEG_FLAG_RESET | SEG_FLAG_COPY;
+pub const SEG_FLAGS_KNOWN: u32 = SEG_FLAG_RESET | SEG_FLAG_COPY | SEG_FLAG_AHEAD;
 
 const _: () = assert!(SEG_RESERVED_OFF <= SEG_CRC_OFF);
 const _: () = assert!(SEGMENT_HEADER_LEN == 64);

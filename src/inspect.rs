@@ -35,6 +35,10 @@ pub enum SegmentState {
     /// Lies after corruption: its records are valid but unreachable by the
     /// log until the corruption is repaired or salvaged.
     AfterCorruption,
+    /// Lies after a segment whose seal a crash cut short: it was started
+    /// before that segment was durable, and nothing in it was acknowledged
+    /// durable. Open moves it aside (or removes it if it holds no record).
+    AfterTornSeal,
 }
 
 impl fmt::Display for SegmentState {
@@ -48,6 +52,7 @@ impl fmt::Display for SegmentState {
             SegmentState::Purged => f.write_str("purged"),
             SegmentState::Corrupt(r) => write!(f, "corrupt ({r})"),
             SegmentState::AfterCorruption => f.write_str("after corruption"),
+            SegmentState::AfterTornSeal => f.write_str("after torn seal"),
         }
     }
 }

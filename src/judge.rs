@@ -15,6 +15,19 @@ pub(crate) struct Rebuilt {
     pub bytes: Vec<u8>,
 }
 
+/// What a segment that a later one follows is held to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Limit {
+    /// The last LSN it must hold: its successor's `first_lsn - 1`.
+    pub last_lsn: u64,
+    /// It was durable in full: it has a valid trailer, or a later segment
+    /// proves it (FORMAT.md W2).
+    pub sealed_durable: bool,
+    /// The successor's header states the segment was durable up to here
+    /// (0: no claim): a stop before it is damage to durable bytes.
+    pub durable_to: u64,
+}
+
 /// How a judged segment ends.
 #[derive(Clone, Debug)]
 pub(crate) struct Judged {
@@ -32,15 +45,17 @@ pub(crate) struct Judged {
 /// Walks `bytes` (the segment's bytes from file offset `base` up to where it
 /// holds data) with `walker`, which has accepted what lies before `base`,
 /// and judges every stop. With `limit` (a later segment starts at
-/// `limit + 1`), the walk still goes to the end of the segment, since a cut
-/// marker after superseded records may rewind it, and only then is the
-/// segment held to the limit: complete if it reached it (whatever follows
-/// was superseded), else short of records that had been durable.
+/// `limit.last_lsn + 1`), the walk still goes to the end of the segment,
+/// since a cut marker after superseded records may rewind it, and only then
+/// is the segment held to the limit: complete if it reached it (whatever
+/// follows was superseded); else, if its trailer proves it was durable in
+/// full, short of records that had been durable; else judged like the end
+/// of the log (its seal never completed).
 ///
 /// `None` when judging needs bytes before `base`: a parity record may
 /// rebuild a page, and its window may reach back before `base`. The caller
 /// then judges the whole segment (`base` 0), which never returns `None`.
-pub(crate) fn judge(base: usize, bytes: &mut [u8], mut walker: Walker, limit: Option<u64>) -> Option<Judged> {
+pub(crate) fn judge(base: usize, bytes: &mut [u8], mut walker: Walker, limit: Option<Limit>) -> Option<Judged> {
     debug_assert!(walker.end >= base, "the window holds the walk's end");
     let mut rebuilt: Vec<Rebuilt> = Vec::new();
     // Each parity record rebuilds at most one page: a second stop inside the
@@ -52,7 +67,7 @@ pub(crate) fn judge(base: usize, bytes: &mut [u8], mut walker: Walker, limit: Op
         let mut ev = Evidence::default();
         let mut repair = None;
         // Past its limit a segment's bytes were superseded: no repair there.
-        let beyond_limit = limit.is_some_and(|l| walker.lsn >= l);
+        let beyond_limit = limit.is_some_and(|l| walker.lsn >= l.last_lsn);
         if !sealed {
             ev = probe(Window { base, bytes }, &walker);
             if ev.cut_at.is_none() && !beyond_limit {
@@ -67,7 +82,7 @@ pub(crate) fn judge(base: usize, bytes: &mut [u8], mut walker: Walker, limit: Op
             }
         }
         let mut inputs = Inputs {
-            has_successor: false,
+            sealed_durable: false,
             reached_limit: sealed,
             cut_ahead: ev.cut_at.is_some(),
             repairable: repair.is_some(),
@@ -93,17 +108,25 @@ pub(crate) fn judge(base: usize, bytes: &mut [u8], mut walker: Walker, limit: Op
         }
         if let Some(limit) = limit {
             // The segment's end, held to its successor.
-            let reached = walker.lsn >= limit;
+            let reached = walker.lsn >= limit.last_lsn;
             if reached {
-                walker.cap(limit);
+                walker.cap(limit.last_lsn);
             }
-            inputs =
-                Inputs { has_successor: true, reached_limit: reached, cut_ahead: false, repairable: false, ..inputs };
+            let sealed_durable = limit.sealed_durable;
+            let claimed = inputs.claimed || (walker.end as u64) < limit.durable_to;
+            inputs = Inputs {
+                sealed_durable,
+                reached_limit: reached,
+                cut_ahead: false,
+                repairable: false,
+                claimed,
+                tail_zero: inputs.tail_zero,
+            };
             row = decide(inputs);
         }
         let verdict = match (row.verdict, stop) {
             // Where the walk stopped says more than the verdict's reason
-            // when the successor proves records are missing.
+            // when the trailer proves records are missing.
             (Verdict::Corruption(CorruptionReason::MissingRecords), Stop::Bad(r)) if !ev.tail_zero(walker.end) => {
                 Verdict::Corruption(r)
             }

@@ -65,6 +65,7 @@ mod recovery;
 mod repair;
 mod scan;
 mod seal;
+mod sealer;
 mod segment;
 mod segments;
 mod state;

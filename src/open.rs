@@ -33,6 +33,7 @@ use crate::meta::MetaRecord;
 use crate::record::{encode_record, RecordKind};
 use crate::recovery::{analyze, list_dir, Analysis, SpanIndex};
 use crate::repair::{execute, plan, RecoveryAction, RecoveryReport};
+use crate::seal::Trailer;
 use crate::segment::{random_salt, SegmentHeader};
 use crate::segments::{SegmentFile, SegmentSet};
 use crate::state::State;
@@ -305,6 +306,7 @@ fn start_log(
             last_lsn: first_lsn - 1,
             last_crc: prev_crc,
             end: claim_at + claim.len() as u64,
+            unsealed: None,
         },
         offsets: Vec::new(),
         first_lsn: first,
@@ -405,6 +407,13 @@ fn recover(
             let SpanIndex::Walked(offsets) = &tail.index else { unreachable!("the tail is always walked") };
             let offsets = offsets.clone();
             set.push_active(tail.id, tail.header.first_lsn, tail.header.salt, Some(handle.clone()));
+            // A sealed tail whose seal a crash interrupted is sealed anew,
+            // behind the rotation out of it (W2): nothing after it is
+            // acknowledged first.
+            let unsealed = match tail.seal_at.filter(|_| tail.sealed && !tail.trailer) {
+                Some(at) => Some(trailer_of(tail, handle, at)?),
+                None => None,
+            };
             Start {
                 resume: Resume {
                     file: handle.clone(),
@@ -412,6 +421,7 @@ fn recover(
                     last_lsn: tail.last_lsn,
                     last_crc: tail.last_crc,
                     end: tail.end,
+                    unsealed,
                 },
                 offsets,
                 first_lsn,
@@ -429,6 +439,22 @@ fn recover(
         }
     };
     Ok((start, report))
+}
+
+/// The trailer of the walked, sealed segment `span`, whose seal record is
+/// at `at`.
+fn trailer_of(span: &crate::recovery::Span, handle: &SegmentFile, at: u64) -> Result<Trailer> {
+    let mut crc = [0u8; 4];
+    crate::io::read_exact_at(handle.file.as_ref(), &mut crc, at).map_err(|e| Error::io("read", &span.path, e))?;
+    Ok(Trailer {
+        id: span.id,
+        salt: span.header.salt,
+        first_lsn: span.header.first_lsn,
+        last_lsn: span.last_lsn,
+        last_crc: span.last_crc,
+        index_off: at as u32,
+        index_crc: u32::from_le_bytes(crc),
+    })
 }
 
 /// Carries out the removals that waited for the tail's snapshot to be
@@ -619,7 +645,14 @@ fn rebase(
         last_lsn: Lsn::new(last),
     };
     let start_state = Start {
-        resume: Resume { file: new, header, last_lsn: last, last_crc: chain, end: start + body.len() as u64 },
+        resume: Resume {
+            file: new,
+            header,
+            last_lsn: last,
+            last_crc: chain,
+            end: start + body.len() as u64,
+            unsealed: None,
+        },
         offsets: new_offsets,
         first_lsn,
         metas: metas.clone(),

@@ -17,9 +17,11 @@ use crate::Lsn;
 
 /// A read-only view of a log directory: takes no lock and never modifies a
 /// file, so it can inspect a log while a `Wal` in another process writes it
-/// (records still in flight at the tail may then show up as a torn tail).
-/// It sees exactly the log an open would recover: pages recovery would
-/// rebuild from parity are served rebuilt.
+/// (records still in flight at the tail may then show up as a torn tail,
+/// and records written after a segment whose seal is still pending as after
+/// a torn seal, until the writer's next sync completes the seal). It sees
+/// exactly the log an open would recover: pages recovery would rebuild from
+/// parity are served rebuilt.
 ///
 /// ```
 /// # fn main() -> Result<(), seawall::Error> {

@@ -24,7 +24,7 @@ use crate::error::{BadFileReason, CorruptionReason, Error, NotALogReason, Result
 use crate::format::{FORMAT_VERSION, LOCK_FILE, MAX_SEGMENT_ID, QUARANTINE_SUFFIX, SEGMENT_HEADER_LEN, TRAILER_LEN};
 use crate::inspect::{Inspection, SegmentInfo, SegmentState, TailState};
 use crate::io::{read_exact_at, FileSystem, WalFile};
-use crate::judge::{Judged, Rebuilt};
+use crate::judge::{Judged, Limit, Rebuilt};
 use crate::scan::{MetaState, Walker};
 use crate::seal::Trailer;
 use crate::segment::{HeaderState, SegmentHeader};
@@ -53,6 +53,13 @@ pub(crate) struct Span {
     pub end: u64,
     /// The segment ends with a seal: nothing more may be appended to it.
     pub sealed: bool,
+    /// A valid trailer proves the segment durable in full (W2). Without one,
+    /// what it holds may exist only in the page cache of the process that
+    /// wrote it, and recovery syncs it before anything comes to depend on it.
+    pub trailer: bool,
+    /// Offset of its seal record, when it has one that indexes every
+    /// record it keeps.
+    pub seal_at: Option<u64>,
     pub index: SpanIndex,
     /// Largest synced offset its records claim.
     pub claim: u64,
@@ -205,7 +212,12 @@ struct Outcome {
 }
 
 /// Scans the log in `dir` without modifying anything. With `verify`, every
-/// segment is read in full rather than trusted through its trailer.
+/// segment is read in full rather than trusted through its trailer. The log
+/// ends at the first segment before the tail that nothing proves durable,
+/// even a complete one (a torn seal): what open adopts, later
+/// acknowledgements depend on. A reader applies the same rule, so it shows
+/// what an open would keep; of a log another process has open, it shows the
+/// records up to a segment whose seal is still pending.
 pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<Analysis> {
     let listing = list_dir(dir)?;
     if listing.segments.is_empty() {
@@ -257,7 +269,7 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
     for info in &mut infos[..base] {
         info.state = SegmentState::Superseded;
     }
-    let (run_end, mid_bad) = find_run(&segs, base);
+    let (mut run_end, mut mid_bad) = find_run(&segs, base);
     let mut a = Analysis {
         inspection: Inspection {
             dir: dir.into(),
@@ -279,8 +291,18 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
         dead: Vec::new(),
     };
     let mut problems: Vec<Problem> = Vec::new();
+    let mut torn_seal = None;
     if run_end > base {
-        judge_run(&mut a, &mut infos, &segs, base, run_end, verify, &mut problems)?;
+        // A segment whose seal never completed ends the log: the files
+        // after it hold nothing that was acknowledged durable. The run is
+        // judged again up to it.
+        let run = Run { base, end: run_end, verify };
+        torn_seal = judge_run(&mut a, &mut infos, &segs, run, &mut problems)?;
+        if let Some(k) = torn_seal {
+            (run_end, mid_bad) = (k + 1, None);
+            let again = judge_run(&mut a, &mut infos, &segs, Run { end: run_end, ..run }, &mut problems)?;
+            debug_assert_eq!(again, None, "the first unproven segment was cut at");
+        }
     }
     if let Some(i) = mid_bad {
         let reason = match segs[i].state {
@@ -303,7 +325,7 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
     if let Some(p) = problems.into_iter().next() {
         settle_corruption(&mut a, &mut infos, p);
     }
-    judge_after_run(&mut a, &mut infos, &segs, run_end.max(base), mid_bad.is_some())?;
+    judge_after_run(&mut a, &mut infos, &segs, run_end.max(base), mid_bad.is_some(), torn_seal.is_some())?;
     a.inspection.metas = a.meta.metas.clone();
     a.inspection.repairs = a
         .rebuilt
@@ -313,6 +335,14 @@ pub(crate) fn analyze(dir: &Path, fs: &dyn FileSystem, verify: bool) -> Result<A
         .collect();
     a.inspection.segments = infos;
     Ok(a)
+}
+
+/// The run of valid headers `base..end` to judge, and how.
+#[derive(Clone, Copy)]
+struct Run {
+    base: usize,
+    end: usize,
+    verify: bool,
 }
 
 /// Where the run of valid headers the log is built from ends, and the first
@@ -328,25 +358,10 @@ fn find_run(segs: &[Seg], base: usize) -> (usize, Option<usize>) {
     }
 }
 
-fn header_of(s: &Seg) -> SegmentHeader {
-    match s.state {
-        HeaderState::Valid(h) => h,
-        _ => unreachable!("the run holds valid headers only"),
-    }
-}
-
-/// Judges the run of valid headers `base..run_end`: the tail first (it holds
-/// the metadata and purge point), then every other segment in log order.
-fn judge_run(
-    a: &mut Analysis,
-    infos: &mut [SegmentInfo],
-    segs: &[Seg],
-    base: usize,
-    run_end: usize,
-    verify: bool,
-    problems: &mut Vec<Problem>,
-) -> Result<()> {
-    // Backwards: each segment's LSN limit, or None if superseded whole.
+/// Each segment's limit in the run `base..run_end`, from the back: `None`
+/// if superseded whole, else `Some(last LSN it must hold)` (`Some(None)` for
+/// the last).
+fn limits_of(segs: &[Seg], base: usize, run_end: usize) -> Vec<Option<Option<u64>>> {
     let mut limits: Vec<Option<Option<u64>>> = vec![None; run_end];
     let mut next_first: Option<u64> = None;
     for i in (base..run_end).rev() {
@@ -359,6 +374,35 @@ fn judge_run(
             }
         }
     }
+    limits
+}
+
+fn header_of(s: &Seg) -> SegmentHeader {
+    match s.state {
+        HeaderState::Valid(h) => h,
+        _ => unreachable!("the run holds valid headers only"),
+    }
+}
+
+/// Judges the run of valid headers `base..run_end`: the tail first (it holds
+/// the metadata and purge point), then every other segment, backwards.
+///
+/// Returns, without recording anything but superseded segments, the first
+/// segment before the tail that nothing proves durable: it has no valid
+/// trailer, and no later segment has one or a record claiming durable
+/// bytes. The writer writes a trailer, and lets a record claim, only once
+/// every segment before it is durable (W2), so such a segment's seal never
+/// completed, and nothing from its last claim on was acknowledged: the log
+/// ends with it (a *torn seal*).
+fn judge_run(
+    a: &mut Analysis,
+    infos: &mut [SegmentInfo],
+    segs: &[Seg],
+    run: Run,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<usize>> {
+    let Run { base, end: run_end, verify } = run;
+    let limits = limits_of(segs, base, run_end);
     let tail = run_end - 1;
     // A sealed last segment's successor file was made before the seal.
     let successor_exists = segs.get(tail + 1).is_some_and(|n| n.id == segs[tail].id.next());
@@ -403,9 +447,17 @@ fn judge_run(
         }
     }
     // With each segment, the last LSN it must hold: its successor's first
-    // LSN - 1 (`None` for the tail).
-    let mut outcomes: Vec<(usize, Option<u64>, Outcome)> = Vec::new();
-    for i in base..tail {
+    // LSN - 1 (`None` for the tail). Backwards, so that whether a later
+    // segment proves this one durable is known when it is judged.
+    // A segment proves every one before it durable in full if it has a
+    // valid trailer, a record claiming durable bytes, or a header no
+    // rotation wrote ahead of a seal (W2).
+    let proves = |out: &Outcome| out.span.trailer || out.span.claim > 0 || !out.span.header.ahead;
+    let mut proven = proves(&tail_out);
+    let mut next = tail_out.span.header;
+    let mut unproven = None;
+    let mut outcomes: Vec<(usize, Option<u64>, Outcome)> = vec![(tail, None, tail_out)];
+    for i in (base..tail).rev() {
         match limits[i] {
             None => {
                 infos[i].state = SegmentState::Superseded;
@@ -415,11 +467,23 @@ fn judge_run(
                 // boundary check's business (a cut or a recovery copy may
                 // have replaced the next id with a later one).
                 let verify = verify || walked_for_meta == Some(i);
-                outcomes.push((i, limit, judge_segment(&segs[i], limit, true, verify, false)?));
+                let durable_to = if next.id == segs[i].id.next() { u64::from(next.prev_synced) } else { 0 };
+                let held = limit.map(|last_lsn| Limit { last_lsn, sealed_durable: proven, durable_to });
+                let out = judge_segment(&segs[i], held, true, verify, false)?;
+                let corrupt = matches!(out.judged.as_ref().map(|j| j.verdict), Some(Verdict::Corruption(_)));
+                if !out.span.trailer && !proven && !corrupt {
+                    unproven = Some(i);
+                }
+                proven |= proves(&out);
+                next = out.span.header;
+                outcomes.push((i, limit, out));
             }
         }
     }
-    outcomes.push((tail, None, tail_out));
+    if unproven.is_some() {
+        return Ok(unproven);
+    }
+    outcomes.reverse();
     let purge = a.meta.first_lsn;
     let mut prev: Option<(u64, u32)> = None;
     let mut started = false;
@@ -523,7 +587,7 @@ fn judge_run(
             later: 0,
         });
     }
-    Ok(())
+    Ok(None)
 }
 
 fn fill_info(info: &mut SegmentInfo, out: &Outcome) {
@@ -539,12 +603,14 @@ fn fill_info(info: &mut SegmentInfo, out: &Outcome) {
 }
 
 /// Judges one segment: trusted through its trailer when it has a valid one
-/// (and `verify` is off and the trailer agrees with `limit`), else walked.
-fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, is_tail: bool) -> Result<Outcome> {
+/// (and `verify` is off and the trailer agrees with `limit`), else walked,
+/// and held to `limit`, as durable in full if it has a valid trailer.
+fn judge_segment(s: &Seg, limit: Option<Limit>, next_exists: bool, verify: bool, is_tail: bool) -> Result<Outcome> {
     let h = header_of(s);
+    let trailer = read_trailer(s, &h)?;
     if !verify && !is_tail {
-        if let Some(t) = read_trailer(s, &h)? {
-            if Some(t.last_lsn) == limit {
+        if let Some(t) = trailer {
+            if Some(t.last_lsn) == limit.map(|l| l.last_lsn) {
                 let span = Span {
                     id: s.id,
                     path: s.path.clone(),
@@ -553,6 +619,8 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
                     last_crc: t.last_crc,
                     end: u64::from(t.index_off),
                     sealed: true,
+                    trailer: true,
+                    seal_at: Some(u64::from(t.index_off)),
                     index: SpanIndex::Sealed(t),
                     claim: 0,
                     unclaimed_data: false,
@@ -572,6 +640,7 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
         }
     }
     let walker = Walker::new(h.salt, h.first_lsn, h.prev_crc);
+    let limit = limit.map(|l| Limit { sealed_durable: l.sealed_durable || trailer.is_some(), ..l });
     let FileJudged { judged: j, dead } = judge_file(s.file.as_ref(), &s.path, s.len, walker, limit)?;
     let w = &j.walker;
     let span = Span {
@@ -582,6 +651,9 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
         last_crc: w.crc,
         end: w.end as u64,
         sealed: w.sealed_at.is_some(),
+        trailer: trailer.is_some(),
+        // A walk held to a limit below the seal kept fewer records than it indexes.
+        seal_at: w.sealed_at.filter(|&at| w.end > at).map(|at| at as u64),
         index: SpanIndex::Walked(w.offsets.clone()),
         claim: u64::from(w.claim),
         unclaimed_data: w.last_data.is_some_and(|d| d as u64 >= u64::from(w.claim)),
@@ -601,7 +673,10 @@ fn judge_segment(s: &Seg, limit: Option<u64>, next_exists: bool, verify: bool, i
         }),
         _ => None,
     };
-    if problem.is_none() && span.sealed && !next_exists {
+    // A segment whose seal completed had its successor made first (W2); one
+    // whose seal never completed may have lost it to recovery (a torn seal
+    // moves it aside), and nothing after it was acknowledged.
+    if problem.is_none() && span.sealed && span.trailer && !next_exists {
         problem = Some(missing_successor(s, &span));
     }
     Ok(Outcome { records: w.records(), rebuilt: j.rebuilt.clone(), dead, span, problem, judged: Some(j) })
@@ -660,15 +735,21 @@ fn settle_corruption(a: &mut Analysis, infos: &mut [SegmentInfo], p: Problem) {
 }
 
 /// Judges the files after the run: trailing spares and torn rotations, or
-/// (with `mid_log_damage`) segments after a damaged header.
+/// (with `mid_log_damage`) segments after a damaged header, or (with
+/// `torn_seal`) segments after one whose seal never completed.
 fn judge_after_run(
     a: &mut Analysis,
     infos: &mut [SegmentInfo],
     segs: &[Seg],
     run_end: usize,
     mid_log_damage: bool,
+    torn_seal: bool,
 ) -> Result<()> {
     for i in run_end..infos.len() {
+        if torn_seal {
+            after_torn_seal(a, infos, segs, i)?;
+            continue;
+        }
         if let HeaderState::Valid(_) = segs[i].state {
             // Only after a damaged mid-log header: its records are valid but
             // out of the log's reach.
@@ -722,6 +803,45 @@ fn judge_after_run(
                 later: 0,
             },
         );
+    }
+    Ok(())
+}
+
+/// Judges file `i`, which lies after a segment whose seal never completed.
+/// Everything in it was written before that seal, and nothing of it was
+/// acknowledged durable (W2): it is dropped, as a torn tail is, and the log
+/// ends before it.
+fn after_torn_seal(a: &mut Analysis, infos: &mut [SegmentInfo], segs: &[Seg], i: usize) -> Result<()> {
+    let s = &segs[i];
+    match s.state {
+        HeaderState::Valid(_) => {
+            let out = judge_segment(s, None, true, false, false)?;
+            fill_info(&mut infos[i], &out);
+        }
+        _ => {
+            let end = data_end(s.file.as_ref(), s.len) as usize;
+            if s.unborn || !nonzero_in_file(s.file.as_ref(), &s.path, SEGMENT_HEADER_LEN, end)? {
+                infos[i].state =
+                    if s.state == HeaderState::Blank { SegmentState::Unused } else { SegmentState::TornHeader };
+                return Ok(());
+            }
+        }
+    }
+    if matches!(a.inspection.tail, TailState::Corrupt { .. }) {
+        infos[i].state = SegmentState::AfterCorruption;
+        return Ok(());
+    }
+    infos[i].state = SegmentState::AfterTornSeal;
+    if matches!(a.inspection.tail, TailState::Clean) {
+        a.inspection.rule = "torn-seal";
+        a.inspection.why =
+            "the segment before was never sealed durably, and nothing after it is acknowledged until it is";
+        a.inspection.tail = TailState::Torn {
+            segment: infos[i].id,
+            offset: 0,
+            bytes: infos[i].file_len,
+            last_lsn: a.inspection.last_lsn,
+        };
     }
     Ok(())
 }

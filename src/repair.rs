@@ -29,6 +29,9 @@ pub enum RemovalReason {
     TornHeader,
     /// Every record in it lies before the log's purge point.
     Purged,
+    /// It holds no record, and lies after a segment whose seal a crash cut
+    /// short.
+    AfterTornSeal,
 }
 
 impl std::fmt::Display for RemovalReason {
@@ -38,6 +41,7 @@ impl std::fmt::Display for RemovalReason {
             RemovalReason::Unused => "unused: created ahead of need, never written",
             RemovalReason::TornHeader => "torn header: a rotation cut by a crash before any record",
             RemovalReason::Purged => "purged: every record lies before the purge point",
+            RemovalReason::AfterTornSeal => "after a torn seal: started before the segment before it was durable",
         })
     }
 }
@@ -425,6 +429,14 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
             }
             SegmentState::Unused => RemovalReason::Unused,
             SegmentState::TornHeader => RemovalReason::TornHeader,
+            SegmentState::AfterTornSeal if seg.records == 0 => RemovalReason::AfterTornSeal,
+            SegmentState::AfterTornSeal => {
+                // Records that still validate are never destroyed.
+                let file = quarantine_name(&insp.dir, &seg.id.file_name(), &taken);
+                taken.push(file.clone());
+                actions.push(RecoveryAction::QuarantinedSegment { segment: seg.id, file });
+                continue;
+            }
             _ => continue,
         };
         actions.push(RecoveryAction::RemovedSegment { segment: seg.id, reason });

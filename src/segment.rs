@@ -24,6 +24,12 @@ pub struct SegmentHeader {
     /// This segment holds recovery's copy of records nothing proved durable;
     /// it counts only once the copy is complete.
     pub copy: bool,
+    /// A rotation wrote this header before the previous segment's seal
+    /// completed. Without it, every earlier segment was durable in full.
+    pub ahead: bool,
+    /// Bytes of the previous segment durable when this header was written
+    /// (0: no claim).
+    pub prev_synced: u32,
 }
 
 /// What the first bytes of a segment file hold.
@@ -54,7 +60,17 @@ impl SegmentHeader {
     /// assert!(matches!(SegmentHeader::decode(&[0; 64], SegmentId::new(3)), HeaderState::Blank));
     /// ```
     pub fn new(id: SegmentId, first_lsn: u64, salt: u64, prev_crc: u32, reset: bool) -> SegmentHeader {
-        SegmentHeader { version: FORMAT_VERSION, id, first_lsn, salt, prev_crc, reset, copy: false }
+        SegmentHeader {
+            version: FORMAT_VERSION,
+            id,
+            first_lsn,
+            salt,
+            prev_crc,
+            reset,
+            copy: false,
+            ahead: false,
+            prev_synced: 0,
+        }
     }
 
     /// Encodes the header into its `SEGMENT_HEADER_LEN` bytes.
@@ -68,12 +84,15 @@ impl SegmentHeader {
         let mut b = [0u8; SEGMENT_HEADER_LEN];
         b[SEG_MAGIC_OFF..SEG_MAGIC_OFF + 8].copy_from_slice(&SEGMENT_MAGIC);
         b[SEG_VERSION_OFF..SEG_VERSION_OFF + 4].copy_from_slice(&self.version.to_le_bytes());
-        let flags = if self.reset { SEG_FLAG_RESET } else { 0 } | if self.copy { SEG_FLAG_COPY } else { 0 };
+        let flags = if self.reset { SEG_FLAG_RESET } else { 0 }
+            | if self.copy { SEG_FLAG_COPY } else { 0 }
+            | if self.ahead { SEG_FLAG_AHEAD } else { 0 };
         b[SEG_FLAGS_OFF..SEG_FLAGS_OFF + 4].copy_from_slice(&flags.to_le_bytes());
         b[SEG_ID_OFF..SEG_ID_OFF + 8].copy_from_slice(&self.id.get().to_le_bytes());
         b[SEG_FIRST_LSN_OFF..SEG_FIRST_LSN_OFF + 8].copy_from_slice(&self.first_lsn.to_le_bytes());
         b[SEG_SALT_OFF..SEG_SALT_OFF + 8].copy_from_slice(&self.salt.to_le_bytes());
         b[SEG_PREV_CRC_OFF..SEG_PREV_CRC_OFF + 4].copy_from_slice(&self.prev_crc.to_le_bytes());
+        b[SEG_PREV_SYNCED_OFF..SEG_PREV_SYNCED_OFF + 4].copy_from_slice(&self.prev_synced.to_le_bytes());
         let crc = crc32fast::hash(&b[..SEG_CRC_OFF]);
         b[SEG_CRC_OFF..SEG_CRC_OFF + 4].copy_from_slice(&crc.to_le_bytes());
         b
@@ -133,6 +152,8 @@ impl SegmentHeader {
             prev_crc: u32_at(SEG_PREV_CRC_OFF),
             reset: flags & SEG_FLAG_RESET != 0,
             copy: flags & SEG_FLAG_COPY != 0,
+            ahead: flags & SEG_FLAG_AHEAD != 0,
+            prev_synced: u32_at(SEG_PREV_SYNCED_OFF),
         })
     }
 }
@@ -163,6 +184,8 @@ mod tests {
             prev_crc: 5,
             reset: false,
             copy: false,
+            ahead: false,
+            prev_synced: 0,
         }
     }
 
@@ -181,7 +204,7 @@ mod tests {
 
     #[test]
     fn reset_flag_round_trips() {
-        let h = SegmentHeader { reset: true, copy: true, ..header() };
+        let h = SegmentHeader { reset: true, copy: true, ahead: true, prev_synced: 4096, ..header() };
         assert_eq!(SegmentHeader::decode(&h.encode(), SegmentId::new(3)), HeaderState::Valid(h));
     }
 

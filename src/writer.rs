@@ -11,11 +11,13 @@
 //!   sync (the unclaimed window); the buffer decides, before a take that
 //!   syncs, whether the window needs a parity record, and the writer fills
 //!   it in. Both restart the window at the same offsets.
-//! - Before the trailer of a sealed segment is written, its successor file
-//!   exists (created and synced, with its directory entry); before the
-//!   header of a new segment is written, the old segment (seal and trailer
-//!   included) is synced in full; before any record is written to a new
-//!   segment, its header is synced. Recovery relies on all three.
+//! - Before the seal record of a segment is written, its successor file
+//!   exists (created and synced, with its directory entry); a full segment
+//!   is made durable behind the writer, its trailer written only after a
+//!   completed sync of everything before it (`sealer.rs`), and every pending
+//!   seal finishes before a sync acknowledges anything; before any record is
+//!   written to a new segment, its header is synced. Recovery relies on all
+//!   three.
 //! - A background *early sync* (see [`Writer::maybe_sync_early`]) only raises
 //!   `durable_off` once it has completed, and its failure fails the next
 //!   flush like a failed foreground sync. The writeback hint after a write
@@ -31,11 +33,12 @@ use std::thread::JoinHandle;
 
 use crate::buffer::Chunk;
 use crate::error::{Error, Result};
-use crate::format::{PARITY_PAYLOAD_LEN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, TRAILER_LEN};
+use crate::format::{PARITY_PAYLOAD_LEN, RECORD_HEADER_LEN, SEGMENT_HEADER_LEN};
 use crate::io::{write_all_at, FileSystem, WalFile};
 use crate::parity::ParityAcc;
 use crate::record::{kind_of, seal, size_of, RecordKind, Salted};
 use crate::seal::Trailer;
+use crate::sealer::Sealer;
 use crate::segment::{random_salt, SegmentHeader};
 use crate::segments::{SegmentFile, SegmentSet};
 use crate::stats::Counters;
@@ -122,6 +125,12 @@ pub(crate) struct Writer {
     /// A background data sync of `file` in progress, and the offset it covers.
     early: Option<(JoinHandle<std::io::Result<()>>, SegmentId, u64)>,
     spare: Spare,
+    /// Full segments being made durable behind the writer.
+    sealer: Sealer,
+    /// The trailer of the active segment, resumed sealed but without one:
+    /// it is sealed behind the rotation out of it, once its successor
+    /// exists (open itself needs no free space).
+    unsealed: Option<Trailer>,
     counters: Arc<Counters>,
     /// Data (records, metadata) was written that no record written after it
     /// claims durable yet.
@@ -142,6 +151,11 @@ pub(crate) struct Resume {
     pub last_crc: u32,
     /// Offset past the last record; everything before it is durable.
     pub end: u64,
+    /// The trailer of a sealed segment whose seal a crash interrupted: it
+    /// is sealed behind the writer like any full segment, once its
+    /// successor exists and before anything written after it is
+    /// acknowledged (W2).
+    pub unsealed: Option<Trailer>,
 }
 
 impl Writer {
@@ -152,6 +166,7 @@ impl Writer {
         r: Resume,
         counters: Arc<Counters>,
     ) -> Writer {
+        let sealer = Sealer::new(factory.background, counters.clone());
         let mut w = Writer {
             factory,
             segments,
@@ -168,6 +183,8 @@ impl Writer {
             unsynced: 0,
             early: None,
             spare: Spare::None,
+            sealer,
+            unsealed: r.unsealed,
             counters,
             unclaimed_data: false,
         };
@@ -231,8 +248,10 @@ impl Writer {
         }
     }
 
-    /// Waits for a background spare (and early sync) so no thread outlives the log.
+    /// Waits for a background spare, early sync and seals, so no thread
+    /// outlives the log.
     pub fn settle_spare(&mut self) {
+        self.sealer.settle();
         if let Some((h, _, _)) = self.early.take() {
             // The log's final sync has collected any failure already.
             let _ = h.join();
@@ -247,15 +266,21 @@ impl Writer {
     /// Starts a data sync of the active segment in a background thread once
     /// [`EARLY_SYNC_BYTES`] have been written since the last one (and only
     /// with background preparation enabled, which keeps the crash tests'
-    /// sequence of operations deterministic). A rotation must sync the whole
-    /// old segment before the new header is written, and a bulk load's final
+    /// sequence of operations deterministic), and while no seal is pending.
+    /// A seal must sync the whole old segment, and a bulk load's final
     /// `sync` the whole tail: started early, that writeback overlaps with
-    /// appending instead of stalling it.
+    /// appending instead of stalling the sync.
     fn maybe_sync_early(&mut self) -> Result<()> {
         if self.early.as_ref().is_some_and(|(h, _, _)| h.is_finished()) {
             self.finish_early()?;
         }
-        if !self.factory.background || self.early.is_some() || self.unsynced < EARLY_SYNC_BYTES {
+        // Not while a seal is pending: a record may claim bytes of its
+        // segment durable only once every segment before it is (`sealer.rs`).
+        if !self.factory.background
+            || self.early.is_some()
+            || self.unsynced < EARLY_SYNC_BYTES
+            || !self.sealer.is_empty()
+        {
             return Ok(());
         }
         let (file, counters) = (self.file.clone(), self.counters.clone());
@@ -287,9 +312,14 @@ impl Writer {
         Ok(())
     }
 
-    /// Syncs the active segment: everything written becomes durable.
+    /// Syncs the active segment, after finishing every pending seal:
+    /// everything written becomes durable.
     pub fn sync(&mut self) -> Result<()> {
         self.finish_early()?;
+        if self.sealer.finish_all()?.contains(&self.file.id) {
+            // Sealed since the last sync: the seal's syncs covered it all.
+            self.dirty = false;
+        }
         self.unsynced = 0;
         if self.dirty {
             self.file.file.sync_data().map_err(|e| Error::io("fdatasync", &self.file.path, e))?;
@@ -321,6 +351,7 @@ impl Writer {
         self.salted = Salted::new(header.salt);
         self.first_lsn = header.first_lsn;
         self.dirty = false;
+        self.unsynced = 0;
         let start = SEGMENT_HEADER_LEN as u64;
         (self.durable_off, self.written_off) = (start, start);
         self.parity.reset(start);
@@ -328,12 +359,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Starts segment `id` with first LSN `first_lsn` (a rotation): syncs the
-    /// old segment, writes and syncs the new header.
+    /// Starts segment `id` with first LSN `first_lsn` (a rotation): writes
+    /// and syncs the new header, which says how much of the old segment is
+    /// durable. The old segment is sealed behind (W2).
     fn open_segment(&mut self, id: SegmentId, first_lsn: u64) -> Result<()> {
-        self.sync()?;
+        debug_assert!(self.file.id.next() == id, "a rotation moves to the next id");
         let (id, file) = self.take_spare(id)?;
-        let header = SegmentHeader::new(id, first_lsn, random_salt(id), self.prev_crc, false);
+        if let Some(t) = self.unsealed.take() {
+            self.sealer.push(self.file.clone(), t)?;
+        }
+        let header = SegmentHeader {
+            ahead: true,
+            prev_synced: if self.durable_off > SEGMENT_HEADER_LEN as u64 { self.durable_off as u32 } else { 0 },
+            ..SegmentHeader::new(id, first_lsn, random_salt(id), self.prev_crc, false)
+        };
         self.activate(id, file, header)
     }
 
@@ -341,9 +380,12 @@ impl Writer {
     /// `first_lsn` and chain from `prev_crc` (`truncate_after` across
     /// segments), or a new log (`reset`). Everything written must be durable.
     pub fn start_segment(&mut self, first_lsn: u64, prev_crc: u32, reset: bool) -> Result<SegmentHeader> {
-        assert!(!self.dirty, "a new start follows a sync");
+        assert!(!self.dirty && self.sealer.is_empty(), "a new start follows a sync");
         let id = self.file.id.next();
         let (id, file) = self.take_spare(id)?;
+        // Everything before is durable: the new header, without the ahead
+        // flag, proves it (W2); a resumed segment needs no trailer then.
+        self.unsealed = None;
         let header = SegmentHeader::new(id, first_lsn, random_salt(id), prev_crc, reset);
         self.prev_crc = prev_crc;
         self.written_lsn = first_lsn - 1;
@@ -371,6 +413,7 @@ impl Writer {
 
     /// Seals and writes `chunks`, then syncs if `sync`. Returns the last LSN written.
     pub fn write(&mut self, chunks: &mut [Chunk], sync: bool) -> Result<u64> {
+        self.sealer.reap()?;
         for chunk in chunks.iter_mut() {
             if let Some(first_lsn) = chunk.opens {
                 self.open_segment(chunk.segment, first_lsn)?;
@@ -393,7 +436,7 @@ impl Writer {
             self.counters.writes.fetch_add(1, Ordering::Relaxed);
             self.counters.bytes_written.fetch_add(chunk.bytes.len() as u64, Ordering::Relaxed);
             if let Some((index_off, index_crc)) = index_crc {
-                self.write_trailer(index_off, index_crc)?;
+                self.seal_behind(index_off, index_crc)?;
             }
         }
         if sync {
@@ -458,9 +501,10 @@ impl Writer {
         seal_rec
     }
 
-    /// Writes the trailer of the active segment, whose index record is at
-    /// `index_off` with checksum `index_crc`.
-    fn write_trailer(&mut self, index_off: u64, index_crc: u32) -> Result<()> {
+    /// Hands the active segment, whose seal (and index) record at
+    /// `index_off` with checksum `index_crc` is written, to the sealer,
+    /// which writes its trailer once the rest is durable.
+    fn seal_behind(&mut self, index_off: u64, index_crc: u32) -> Result<()> {
         let t = Trailer {
             id: self.file.id,
             salt: self.salt,
@@ -470,10 +514,8 @@ impl Writer {
             index_off: index_off as u32,
             index_crc,
         };
-        let at = self.file.capacity - TRAILER_LEN as u64;
-        write_all_at(self.file.file.as_ref(), &t.encode(), at).map_err(|e| Error::io("write", &self.file.path, e))?;
-        self.counters.writes.fetch_add(1, Ordering::Relaxed);
+        // Readers may use the index now: it is written, in the page cache.
         crate::lock(&self.segments).trailer_written(t);
-        Ok(())
+        self.sealer.push(self.file.clone(), t)
     }
 }

@@ -145,6 +145,8 @@ fn verify_unsupported_version_exits_3() {
         prev_crc: 0,
         reset: false,
         copy: false,
+        ahead: false,
+        prev_synced: 0,
     };
     let mut file = header.encode().to_vec();
     file.resize(64 * 1024, 0);

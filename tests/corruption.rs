@@ -227,6 +227,8 @@ fn truncated_segment_header_of_new_segment_is_a_torn_rotation() {
             prev_crc: 0,
             reset: false,
             copy: false,
+            ahead: false,
+            prev_synced: 0,
         }
         .encode()[..30],
     )

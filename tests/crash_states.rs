@@ -29,7 +29,7 @@ use common::oracle::{check_crash_state_report, check_damaged_state, Call, Damage
 use common::recording_fs::{materialize, DiskModel, Image, RecordingFs};
 use common::workload::{random_len, random_options, random_workload, run, Action};
 use common::{env_u64, scratch_dir, Rng};
-use seawall::{Options, RecoveryAction};
+use seawall::{Options, RecoveryAction, RemovalReason, TailState};
 
 /// What exploring some workloads did.
 #[derive(Clone, Copy, Debug, Default)]
@@ -42,6 +42,9 @@ struct Tally {
     follow_ups: u64,
     /// States whose recovery wrote to a segment, crashed during it.
     recovery_crashes: u64,
+    /// States that ended at a segment whose seal never completed, with
+    /// later segments dropped (FORMAT.md §5.1 step 5, a torn seal).
+    torn_seals: u64,
 }
 
 impl Tally {
@@ -51,6 +54,7 @@ impl Tally {
         self.states += o.states;
         self.follow_ups += o.follow_ups;
         self.recovery_crashes += o.recovery_crashes;
+        self.torn_seals += o.torn_seals;
     }
 }
 
@@ -131,6 +135,14 @@ impl Explorer<'_> {
                         keep_state(&img);
                         format!("{}: {err}", at())
                     })?;
+                let dropped = |a: &RecoveryAction| match a {
+                    RecoveryAction::RemovedSegment { reason, .. } => *reason == RemovalReason::AfterTornSeal,
+                    RecoveryAction::QuarantinedSegment { .. } => !matches!(report.tail, TailState::Corrupt { .. }),
+                    _ => false,
+                };
+                if nest && report.actions.iter().any(dropped) {
+                    self.tally.torn_seals += 1;
+                }
                 let sampled = nest && self.follow_rate > 0 && self.rng.below(self.follow_rate) == 0;
                 // A recovery that writes to a segment is crashed at every
                 // point of its own writes, not only in the sample continued
@@ -457,23 +469,25 @@ fn crash_state_exploration() {
         let t0 = Instant::now();
         let t = run_jobs("crash_state_exploration", &seeds, explore_job, Tally::add);
         println!(
-            "crash states: {name}: {} distinct states, {} crash points, {} workloads, {} continued after recovery, {} writing recoveries crashed ({:.1} s)",
+            "crash states: {name}: {} distinct states, {} crash points, {} workloads, {} continued after recovery, {} writing recoveries crashed, {} torn seals ({:.1} s)",
             t.states,
             t.crash_points,
             t.workloads,
             t.follow_ups,
             t.recovery_crashes,
+            t.torn_seals,
             t0.elapsed().as_secs_f64()
         );
         total.add(t);
     }
     println!(
-        "crash states: {} distinct crash states checked in total ({} crash points, {} workloads, {} recoveries continued and crashed again, {} writing recoveries crashed) in {:.1} s",
+        "crash states: {} distinct crash states checked in total ({} crash points, {} workloads, {} recoveries continued and crashed again, {} writing recoveries crashed, {} torn seals) in {:.1} s",
         total.states,
         total.crash_points,
         total.workloads,
         total.follow_ups,
         total.recovery_crashes,
+        total.torn_seals,
         started.elapsed().as_secs_f64()
     );
     if env_u64("SEAWALL_SEED").is_none() {
@@ -482,6 +496,9 @@ fn crash_state_exploration() {
             "the suite must check at least 20,000 distinct crash states, checked {}",
             total.states
         );
+        // Segments started before the one before them was sealed (W2): the
+        // model must reach states that recovery ends at an unsealed segment.
+        assert!(total.torn_seals >= 100, "the suite must reach at least 100 torn seals, reached {}", total.torn_seals);
     }
 }
 

@@ -58,6 +58,7 @@ fn segment_header_table_matches_the_constants() {
             (SEG_FIRST_LSN_OFF, 8, "first_lsn"),
             (SEG_SALT_OFF, 8, "salt"),
             (SEG_PREV_CRC_OFF, 4, "prev_crc"),
+            (SEG_PREV_SYNCED_OFF, 4, "prev_synced"),
             (SEG_RESERVED_OFF, SEG_CRC_OFF - SEG_RESERVED_OFF, "reserved"),
             (SEG_CRC_OFF, 4, "header_crc"),
         ],
@@ -205,7 +206,8 @@ fn magic_version_flags_and_limits_match() {
     assert!(spec.contains(&format!("| 8 | 4 | version | format version, `{FORMAT_VERSION}` |")));
     assert!(spec.contains(&format!("bit 0 (`{SEG_FLAG_RESET}`): **reset**")));
     assert!(spec.contains(&format!("bit 1 (`{SEG_FLAG_COPY}`): **copy**")));
-    assert_eq!(SEG_FLAGS_KNOWN, SEG_FLAG_RESET | SEG_FLAG_COPY, "the spec names two header flags");
+    assert!(spec.contains(&format!("bit 2 (`{SEG_FLAG_AHEAD}`): **ahead**")));
+    assert_eq!(SEG_FLAGS_KNOWN, SEG_FLAG_RESET | SEG_FLAG_COPY | SEG_FLAG_AHEAD, "the spec names three header flags");
     assert!(spec.contains("`MAX_LSN = 2^63 - 1`"));
     assert_eq!(MAX_LSN, (1u64 << 63) - 1);
     assert!(spec.contains("`1 ..= MAX_SEGMENT_ID` (`2^62`)"));

@@ -157,6 +157,8 @@ fn append_past_the_last_lsn_fails_and_loses_nothing() {
         prev_crc: 0,
         reset: false,
         copy: false,
+        ahead: false,
+        prev_synced: 0,
     };
     let mut seg = h.encode().to_vec();
     seg.resize(64 * 1024, 0);

@@ -50,7 +50,33 @@ impl Seg {
     }
 
     fn with_version(id: u64, first_lsn: u64, salt: u64, prev_crc: u32, reset: bool, version: u32) -> Seg {
-        let header = SegmentHeader { version, id: SegmentId::new(id), first_lsn, salt, prev_crc, reset, copy: false };
+        Seg::with_header(SegmentHeader {
+            version,
+            id: SegmentId::new(id),
+            first_lsn,
+            salt,
+            prev_crc,
+            reset,
+            copy: false,
+            ahead: false,
+            prev_synced: 0,
+        })
+    }
+
+    /// The segment a rotation starts after `prev` before `prev` is sealed
+    /// (W2): its header says how much of `prev` the last sync made durable.
+    fn rotated(prev: &Seg, salt: u64) -> Seg {
+        let prev_synced = if prev.durable > SEGMENT_HEADER_LEN as u64 { prev.durable as u32 } else { 0 };
+        let id = SegmentId::new(prev.id + 1);
+        Seg::with_header(SegmentHeader {
+            ahead: true,
+            prev_synced,
+            ..SegmentHeader::new(id, prev.lsn + 1, salt, prev.chain, false)
+        })
+    }
+
+    fn with_header(header: SegmentHeader) -> Seg {
+        let (id, salt, first_lsn) = (header.id.get(), header.salt, header.first_lsn);
         let start = SEGMENT_HEADER_LEN as u64;
         Seg {
             id,
@@ -58,7 +84,7 @@ impl Seg {
             first_lsn,
             bytes: header.encode().to_vec(),
             lsn: first_lsn - 1,
-            chain: prev_crc,
+            chain: header.prev_crc,
             recs: Vec::new(),
             durable: start,
             window: start,
@@ -194,7 +220,7 @@ fn basic() -> Vector {
     s.full(b"");
     s.batch(&[b"batch-a", b"batch-b", b"batch-c"]);
     s.sync();
-    Vector { name: "v2-basic", files: vec![s.file(512)] }
+    Vector { name: "v3-basic", files: vec![s.file(512)] }
 }
 
 fn torn_tail() -> Vector {
@@ -209,7 +235,7 @@ fn torn_tail() -> Vector {
     let last = s.bytes.len() - record_size(7) as usize;
     s.bytes.truncate(last);
     s.bytes.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03]);
-    Vector { name: "v2-torn-tail", files: vec![s.file(512)] }
+    Vector { name: "v3-torn-tail", files: vec![s.file(512)] }
 }
 
 fn cut(clear: bool) -> Vector {
@@ -228,7 +254,7 @@ fn cut(clear: bool) -> Vector {
         s.full(b"two again");
         s.sync();
     }
-    let name = if clear { "v2-cut-cleared" } else { "v2-cut-not-cleared" };
+    let name = if clear { "v3-cut-cleared" } else { "v3-cut-not-cleared" };
     Vector { name, files: vec![s.file(512)] }
 }
 
@@ -250,7 +276,7 @@ fn cross_segment_cut() -> Vector {
     s2.full(b"three");
     s2.full(b"four");
     s2.sync();
-    Vector { name: "v2-cross-segment-cut", files: vec![s1.file(512), s2.file(512)] }
+    Vector { name: "v3-cross-segment-cut", files: vec![s1.file(512), s2.file(512)] }
 }
 
 fn corruption() -> Vector {
@@ -266,7 +292,7 @@ fn corruption() -> Vector {
     s.sync();
     // Media damage to a byte of record 2's payload.
     s.bytes[second as usize + RECORD_HEADER_LEN] ^= 0x10;
-    Vector { name: "v2-corruption", files: vec![s.file(512)] }
+    Vector { name: "v3-corruption", files: vec![s.file(512)] }
 }
 
 fn parity_repair() -> Vector {
@@ -283,14 +309,14 @@ fn parity_repair() -> Vector {
     // Media damage to record 2, in the window's first page.
     s.bytes[offs[1] as usize + RECORD_HEADER_LEN + 100] ^= 0xff;
     let len = s.bytes.len();
-    Vector { name: "v2-parity-repair", files: vec![s.file(len)] }
+    Vector { name: "v3-parity-repair", files: vec![s.file(len)] }
 }
 
 fn other_version() -> Vector {
     // A version 1 segment: its header checks out, its version is not ours.
     let mut s = Seg::with_version(1, 1, 0x0123_4567_89ab_cdef, 0, false, 1);
     s.full(b"hello");
-    Vector { name: "v2-other-version", files: vec![s.file(256)] }
+    Vector { name: "v3-other-version", files: vec![s.file(256)] }
 }
 
 fn metadata() -> Vector {
@@ -303,7 +329,7 @@ fn metadata() -> Vector {
     s.full(b"entry 2");
     s.meta(false, 0, &[(b"commit", b""), (b"term", b"4")]);
     s.sync();
-    Vector { name: "v2-metadata", files: vec![s.file(512)] }
+    Vector { name: "v3-metadata", files: vec![s.file(512)] }
 }
 
 fn reset() -> Vector {
@@ -321,7 +347,7 @@ fn reset() -> Vector {
     s2.sync();
     s2.full(b"new 100");
     s2.sync();
-    Vector { name: "v2-reset", files: vec![s1.file(256), s2.file(256)] }
+    Vector { name: "v3-reset", files: vec![s1.file(256), s2.file(256)] }
 }
 
 fn purge_point() -> Vector {
@@ -333,8 +359,10 @@ fn purge_point() -> Vector {
     s1.full(b"one");
     s1.full(b"two");
     s1.sync();
+    // The rotation: its header names what the last sync made durable, and
+    // the seal completes behind it.
+    let mut s2 = Seg::rotated(&s1, 0x2222);
     s1.seal(512);
-    let mut s2 = Seg::new(2, 3, 0x2222, s1.chain, false);
     s2.meta(true, 1, NO_META);
     s2.sync();
     s2.batch(&[b"three", b"four"]);
@@ -342,7 +370,7 @@ fn purge_point() -> Vector {
     s2.sync();
     s2.meta(false, 4, NO_META);
     s2.sync();
-    Vector { name: "v2-purge-point", files: vec![s1.file(512), s2.file(512)] }
+    Vector { name: "v3-purge-point", files: vec![s1.file(512), s2.file(512)] }
 }
 
 fn sealed() -> Vector {
@@ -354,13 +382,33 @@ fn sealed() -> Vector {
         s1.full(p);
     }
     s1.sync();
+    let mut s2 = Seg::rotated(&s1, 0x5ea2);
     s1.seal(512);
-    let mut s2 = Seg::new(2, 4, 0x5ea2, s1.chain, false);
     s2.meta(true, 1, NO_META);
     s2.sync();
     s2.full(b"delta");
     s2.sync();
-    Vector { name: "v2-sealed", files: vec![s1.file(512), s2.file(256)] }
+    Vector { name: "v3-sealed", files: vec![s1.file(512), s2.file(256)] }
+}
+
+fn torn_seal() -> Vector {
+    // Segment 2 was started before segment 1 was durable (W2): a crash tore
+    // segment 1's last record before its seal, and left it no trailer.
+    // Segment 1 ends the log; segment 2, whose records no sync acknowledged,
+    // is moved aside.
+    let mut s1 = Seg::new(1, 1, 0x70a1, 0, false);
+    s1.meta(true, 1, NO_META);
+    s1.sync();
+    s1.full(b"alpha");
+    s1.full(b"bravo");
+    s1.sync();
+    let torn = s1.full(b"charl") as usize;
+    s1.bytes.truncate(torn + 12);
+    s1.bytes.extend_from_slice(&[0x5e, 0xa1, 0x00, 0x7e]);
+    let mut s2 = Seg::rotated(&s1, 0x70a2);
+    s2.meta(true, 1, NO_META);
+    s2.full(b"delta");
+    Vector { name: "v3-torn-seal", files: vec![s1.file(512), s2.file(256)] }
 }
 
 fn vectors() -> Vec<Vector> {
@@ -377,6 +425,7 @@ fn vectors() -> Vec<Vector> {
         reset(),
         purge_point(),
         sealed(),
+        torn_seal(),
     ]
 }
 
@@ -599,25 +648,32 @@ fn the_vectors_prove_what_they_are_named_for() {
         |r: &Reader| -> Vec<Vec<u8>> { r.range(..).unwrap().map(|x| x.unwrap().payload().to_vec()).collect() };
     // A cut marker removes the records after the cut whether or not its dead
     // bytes were cleared; the log continues after it.
-    assert_eq!(payloads(&read("v2-cut-cleared")), [&b"one"[..], b"two again"]);
-    assert_eq!(payloads(&read("v2-cut-not-cleared")), [&b"one"[..]]);
+    assert_eq!(payloads(&read("v3-cut-cleared")), [&b"one"[..], b"two again"]);
+    assert_eq!(payloads(&read("v3-cut-not-cleared")), [&b"one"[..]]);
     // A later segment's first_lsn supersedes the records it overlaps.
-    assert_eq!(payloads(&read("v2-cross-segment-cut")), [&b"one"[..], b"two", b"three", b"four"]);
+    assert_eq!(payloads(&read("v3-cross-segment-cut")), [&b"one"[..], b"two", b"three", b"four"]);
     // Parity rebuilds the damaged page: every record comes back intact.
-    assert_eq!(read("v2-parity-repair").last_lsn(), Lsn::new(5));
+    assert_eq!(read("v3-parity-repair").last_lsn(), Lsn::new(5));
     // Claimed damage is corruption, not a torn tail.
-    assert!(matches!(read("v2-corruption").inspection().tail, TailState::Corrupt { .. }));
+    assert!(matches!(read("v3-corruption").inspection().tail, TailState::Corrupt { .. }));
     // Another version is refused.
-    assert!(matches!(Reader::open(vector_dir("v2-other-version")), Err(seawall::Error::UnsupportedVersion { .. })));
+    assert!(matches!(Reader::open(vector_dir("v3-other-version")), Err(seawall::Error::UnsupportedVersion { .. })));
     // The sealed segment is trusted through its trailer.
-    assert!(read("v2-sealed").inspection().segments[0].trusted);
+    assert!(read("v3-sealed").inspection().segments[0].trusted);
     // The purge point falls inside a batch.
-    let purged = read("v2-purge-point");
+    let purged = read("v3-purge-point");
     assert_eq!((purged.first_lsn(), purged.read(Lsn::new(4)).unwrap().kind()), (Lsn::new(4), RecordKind::BatchLast));
     // Metadata: a snapshot, then updates.
-    let m = read("v2-metadata").metas();
+    let m = read("v3-metadata").metas();
     assert_eq!(m.get(&b"term"[..]).map(|v| v.to_vec()), Some(b"4".to_vec()));
     assert_eq!(m.get(&b"vote"[..]).map(|v| v.to_vec()), Some(b"node-2".to_vec()));
     // Reset: the old log is gone.
-    assert_eq!(read("v2-reset").first_lsn(), Lsn::new(100));
+    assert_eq!(read("v3-reset").first_lsn(), Lsn::new(100));
+    // A segment without its trailer that stops short ends the log; the
+    // segment started before it was durable is dropped, not corruption.
+    let torn = read("v3-torn-seal");
+    assert_eq!(payloads(&torn), [&b"alpha"[..], b"bravo"]);
+    let insp = torn.inspection();
+    assert!(matches!(insp.tail, TailState::Torn { .. }), "{:?}", insp.tail);
+    assert_eq!(insp.segments[1].state, seawall::SegmentState::AfterTornSeal);
 }

@@ -244,10 +244,19 @@ fn reader_gives_the_same_answers_offline() {
     let last = records.len() as u64;
     let points = interesting(1, last, &boundaries(&wal, &records), &[synced + 1]);
     check_ranges("Wal", &wal, &records, &points);
-    // While the log is open (what it has written so far), and after close.
+    // While the log is open: what it has written so far, up to a segment
+    // whose seal is pending (an open would keep no more); after a sync, which
+    // completes every seal, all of it; and after close.
+    let live = Reader::open(dir.path()).unwrap();
+    assert_eq!(live.first_lsn(), Lsn::new(1));
+    let seen = live.last_lsn().get();
+    assert!((synced..=last).contains(&seen), "a live Reader saw up to {seen}: synced {synced}, written {last}");
+    check_reads("Reader of an open log", &live, &records[..seen as usize]);
+    wal.sync(Lsn::new(last)).unwrap();
     let live = Reader::open(dir.path()).unwrap();
     assert_eq!((live.first_lsn(), live.last_lsn()), (Lsn::new(1), Lsn::new(last)));
-    check_reads("Reader of an open log", &live, &records);
+    assert!(live.inspection().is_clean(), "{:?}", live.inspection());
+    check_reads("Reader of an open log after a sync", &live, &records);
     wal.close().unwrap();
     let reader = Reader::open(dir.path()).unwrap();
     assert!(reader.inspection().is_clean());

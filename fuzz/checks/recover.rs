@@ -97,6 +97,8 @@ fn header(input: &mut Input) -> Vec<u8> {
         prev_crc: if input.one_in(2) { 0 } else { input.u32() },
         reset: input.one_in(8),
         copy: input.one_in(8),
+        ahead: input.one_in(4),
+        prev_synced: if input.one_in(4) { (SEGMENT_HEADER_LEN + 8 * input.below(64) as usize) as u32 } else { 0 },
     };
     h.encode().to_vec()
 }
@@ -252,6 +254,8 @@ fn add_spare(input: &mut Input, files: &mut Snapshot, first_lsn: u64) {
                 prev_crc: input.u32(),
                 reset: false,
                 copy: false,
+                ahead: false,
+                prev_synced: 0,
             };
             // Cut before the checksum field is complete: a header that lands
             // whole is a finished rotation, which needs a synced predecessor.

@@ -59,7 +59,7 @@ fn summary(j: &Judged, dead: &[(u64, u64)]) -> String {
 
 /// The judgement of the whole bytes, as recovery made it before it read in
 /// blocks.
-fn whole(bytes: &[u8], walker: Walker, limit: Option<u64>) -> String {
+fn whole(bytes: &[u8], walker: Walker, limit: Option<Limit>) -> String {
     let mut b = bytes.to_vec();
     let j = judge(0, &mut b, walker, limit).expect("a whole segment is always judged");
     let dead: Vec<(u64, u64)> = j
@@ -78,7 +78,11 @@ fn check(name: &str, id: SegmentId, bytes: &[u8]) {
     let HeaderState::Valid(h) = SegmentHeader::decode(&bytes[..SEGMENT_HEADER_LEN], id) else {
         return;
     };
-    let limits = [None, Some(h.first_lsn - 1), Some(h.first_lsn + 50), Some(h.first_lsn + 300)];
+    let held = |last_lsn, sealed_durable| Some(Limit { last_lsn, sealed_durable, durable_to: 0 });
+    let mut limits = vec![None];
+    for last_lsn in [h.first_lsn - 1, h.first_lsn + 50, h.first_lsn + 300] {
+        limits.extend([held(last_lsn, true), held(last_lsn, false)]);
+    }
     let walker = || Walker::new(h.salt, h.first_lsn, h.prev_crc);
     let file = MemFile::new(bytes.to_vec());
     for limit in limits {

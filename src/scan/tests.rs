@@ -70,7 +70,13 @@ fn a_cut_after_the_limit_still_rewinds() {
         b.extend_from_slice(&r);
     }
     b.resize(b.len() + 64, 0);
-    let j = crate::judge::judge(0, &mut b, Walker::new(SALT, 1, 0), Some(3)).expect("judged");
+    let j = crate::judge::judge(
+        0,
+        &mut b,
+        Walker::new(SALT, 1, 0),
+        Some(crate::judge::Limit { last_lsn: 3, sealed_durable: true, durable_to: 0 }),
+    )
+    .expect("judged");
     assert_eq!(j.verdict, crate::decide::Verdict::Complete, "{}", j.rule);
     let w = j.walker;
     assert_eq!((w.lsn, w.crc, &w.offsets[1..]), (3, prev, &new[..]));

@@ -204,6 +204,7 @@ pub fn state_name(s: SegmentState) -> String {
         SegmentState::Superseded => "superseded".into(),
         SegmentState::Corrupt(r) => format!("corrupt ({r})"),
         SegmentState::AfterCorruption => "after-corruption".into(),
+        SegmentState::AfterTornSeal => "after-torn-seal".into(),
         _ => s.to_string(),
     }
 }

@@ -607,7 +607,11 @@ fn fill_info(info: &mut SegmentInfo, out: &Outcome) {
 /// and held to `limit`, as durable in full if it has a valid trailer.
 fn judge_segment(s: &Seg, limit: Option<Limit>, next_exists: bool, verify: bool, is_tail: bool) -> Result<Outcome> {
     let h = header_of(s);
-    let trailer = read_trailer(s, &h)?;
+    // The tail's trailer is read only if its walk finds it sealed: read
+    // first, it would bring the segment's last page into the page cache,
+    // which then counts as data, and the walk would read every zero of a
+    // preallocated tail up to it (`blocks.rs` skips only holes).
+    let trailer = if is_tail { None } else { read_trailer(s, &h)? };
     if !verify && !is_tail {
         if let Some(t) = trailer {
             if Some(t.last_lsn) == limit.map(|l| l.last_lsn) {
@@ -643,6 +647,7 @@ fn judge_segment(s: &Seg, limit: Option<Limit>, next_exists: bool, verify: bool,
     let limit = limit.map(|l| Limit { sealed_durable: l.sealed_durable || trailer.is_some(), ..l });
     let FileJudged { judged: j, dead } = judge_file(s.file.as_ref(), &s.path, s.len, walker, limit)?;
     let w = &j.walker;
+    let trailer = if is_tail && w.sealed_at.is_some() { read_trailer(s, &h)? } else { trailer };
     let span = Span {
         id: s.id,
         path: s.path.clone(),

@@ -4,6 +4,10 @@
 
 #[path = "support/damage.rs"]
 mod damage;
+#[path = "support/probe_fs.rs"]
+mod probe_fs;
+
+use std::sync::Arc;
 
 use seawall::{Lsn, Options, Reader, SegmentState, Wal};
 
@@ -139,4 +143,36 @@ fn open_releases_the_cached_zeros_of_the_active_segment() {
     assert!(after < cached, "open released the zeros: data ends at {after}, at {cached} before");
     assert!(after >= used && after <= used.next_multiple_of(4096) + 4096, "data ends at {after}, records at {used}");
     assert_eq!(std::fs::read(&path).unwrap(), before, "no byte changed");
+}
+
+/// Open reads the active segment's records and what follows them only as
+/// far as the page cache holds it: never its preallocated, never-written
+/// space up to the end (which reading the place of its trailer, or any
+/// page there, would bring into the cache as data).
+#[test]
+fn open_reads_the_active_segment_only_as_far_as_it_was_written() {
+    const SEGMENT: u64 = 64 << 20;
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options::default().segment_size(SEGMENT).background_preallocation(false);
+    let (wal, _) = Wal::open(dir.path(), opts.clone()).unwrap();
+    for _ in 0..9000 {
+        wal.append(&[3u8; 1000]).unwrap();
+    }
+    wal.close().unwrap();
+    let path = damage::segment_path(dir.path(), 1);
+    let used = Reader::open(dir.path()).unwrap().inspection().segments[0].bytes_used;
+    if data_end(&path) >= SEGMENT {
+        eprintln!("skipped: this file system does not report preallocated, never-written space as a hole");
+        return;
+    }
+    for round in 0..3 {
+        let probe = probe_fs::ProbeFs::new();
+        let (wal, report) = Wal::open_with(dir.path(), opts.clone(), Arc::new(probe.clone())).unwrap();
+        let read = probe.bytes_read();
+        assert!(report.is_clean(), "{report:?}");
+        assert!(read < used + SEGMENT / 4, "open {round} read {read} bytes of a segment of {SEGMENT} holding {used}");
+        // Reading the log caches some zeros after its records (read-ahead).
+        assert_eq!(wal.range(..).unwrap().count(), 9000);
+        wal.close().unwrap();
+    }
 }

@@ -10,9 +10,17 @@
 //! The crash states the writer can leave are explored by `crash_states.rs`;
 //! these tests pin the named cases.
 
-use std::path::{Path, PathBuf};
+#[path = "support/probe_fs.rs"]
+mod probe_fs;
+#[path = "support/watchdog.rs"]
+mod watchdog;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use probe_fs::ProbeFs;
 use seawall::{Error, Lsn, Options, Reader, RecoveryAction, TailState, Wal};
+use watchdog::Watchdog;
 
 const SEGMENT: u64 = 64 << 10;
 
@@ -161,4 +169,42 @@ fn damage_to_the_acknowledged_prefix_of_an_unsealed_segment_is_corruption() {
     let (wal, _) = Wal::open(crashed.path(), opts()).unwrap();
     assert_eq!(wal.last_lsn(), acked);
     wal.close().unwrap();
+}
+
+/// The rotation rule does not stall appenders: with the sync of segment 1
+/// held (a disk that has not finished writing it back), appends go on
+/// through two rotations, into segment 3. A sync waits for the seal: it
+/// cannot return while segment 1's sync is held, and once it returns,
+/// segments 1 and 2 carry their trailers. Under the rule of format 2 the
+/// first rotation would wait for segment 1's sync, and the watchdog would
+/// fail the test.
+#[test]
+fn appends_go_on_into_later_segments_while_a_seal_waits_for_the_disk() {
+    let _watchdog = Watchdog::start("appends_go_on_into_later_segments_while_a_seal_waits_for_the_disk", String::new());
+    let dir = tempfile::tempdir().unwrap();
+    let probe = ProbeFs::new();
+    let opts = Options::default().segment_size(SEGMENT).write_buffer_size(4096);
+    let (wal, _) = Wal::open_with(dir.path(), opts, Arc::new(probe.clone())).unwrap();
+    let acked = wal.append_durable(b"before").unwrap();
+    probe.shut_gate_for(&segment_path(dir.path(), 1));
+    // Until segment 4's file exists: segment 3 is in use (the next spare
+    // is made as a segment comes into use).
+    let last = fill(&wal, dir.path(), 4);
+    // Segment 1's seal is stuck in its first sync.
+    probe.wait_for_held_syncs(1);
+    let wal = Arc::new(wal);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let syncer = {
+        let wal = wal.clone();
+        std::thread::spawn(move || tx.send(wal.sync(last)).unwrap())
+    };
+    assert!(rx.try_recv().is_err(), "a sync returned while segment 1 was not durable");
+    probe.open_gate();
+    rx.recv().unwrap().unwrap();
+    syncer.join().unwrap();
+    let r = Reader::open(dir.path()).unwrap();
+    let segs = &r.inspection().segments;
+    assert!(segs[0].trusted && segs[1].trusted, "segments 1 and 2 are sealed: {:?}", r.inspection());
+    assert_eq!(r.last_lsn(), last);
+    assert_eq!(&r.read(acked).unwrap().payload()[..], b"before");
 }

@@ -29,6 +29,9 @@ struct Shared {
     /// A file and the range of it whose reads fail with `EIO`, for files
     /// opened after it was set.
     unreadable: Mutex<Option<(PathBuf, Range<u64>)>>,
+    /// A file whose syncs alone wait at the gate while it is shut (every
+    /// file's when `None`).
+    held: Mutex<Option<PathBuf>>,
 }
 
 /// `EIO` on Linux.
@@ -53,8 +56,16 @@ impl ProbeFs {
         self.0.gate.state.lock().unwrap().0 = true;
     }
 
+    /// From now on every `fdatasync` of the file at `path` (and of no other)
+    /// waits until [`ProbeFs::open_gate`].
+    pub fn shut_gate_for(&self, path: &Path) {
+        *self.0.held.lock().unwrap() = Some(path.to_path_buf());
+        self.shut_gate();
+    }
+
     /// Lets every held and future `fdatasync` through.
     pub fn open_gate(&self) {
+        *self.0.held.lock().unwrap() = None;
         self.0.gate.state.lock().unwrap().0 = false;
         self.0.gate.cv.notify_all();
     }
@@ -77,7 +88,12 @@ impl ProbeFs {
 
     fn wrap(&self, path: &Path, file: Box<dyn WalFile>) -> Box<dyn WalFile> {
         let unreadable = self.0.unreadable.lock().unwrap().clone().filter(|(p, _)| p == path).map(|(_, r)| r);
-        Box::new(ProbeFile { fs: self.clone(), file, unreadable })
+        Box::new(ProbeFile { fs: self.clone(), file, unreadable, path: path.to_path_buf() })
+    }
+
+    /// Whether syncs of the file at `path` wait at a shut gate.
+    fn holds(&self, path: &Path) -> bool {
+        self.0.held.lock().unwrap().as_ref().is_none_or(|p| p == path)
     }
 }
 
@@ -110,6 +126,7 @@ struct ProbeFile {
     fs: ProbeFs,
     file: Box<dyn WalFile>,
     unreadable: Option<Range<u64>>,
+    path: PathBuf,
 }
 
 impl WalFile for ProbeFile {
@@ -119,7 +136,7 @@ impl WalFile for ProbeFile {
     fn sync_data(&self) -> io::Result<()> {
         let g = &self.fs.0.gate;
         let mut s = g.state.lock().unwrap();
-        if s.0 {
+        if s.0 && self.fs.holds(&self.path) {
             s.1 += 1;
             g.cv.notify_all();
             while s.0 {

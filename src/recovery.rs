@@ -768,25 +768,10 @@ fn judge_after_run(
             HeaderState::Invalid(r) => r,
             _ => unreachable!("valid and other-version headers are handled before"),
         };
-        let file = segs[i].file.as_ref();
-        let end = data_end(file, segs[i].len) as usize;
-        let body_nonzero = nonzero_in_file(file, &segs[i].path, SEGMENT_HEADER_LEN, end)?;
-        let body_zero = segs[i].unborn || !body_nonzero;
-        if !mid_log_damage && body_zero {
-            if segs[i].state == HeaderState::Blank {
-                infos[i].state = SegmentState::Unused;
-                continue;
-            }
-            infos[i].state = SegmentState::TornHeader;
-            if matches!(a.inspection.tail, TailState::Clean) {
-                a.inspection.rule = "torn-segment-header";
-                a.inspection.why = "a new segment's header is synced before any record is written to it, so a bad header over a blank body is a cut rotation";
-                a.inspection.tail = TailState::Torn {
-                    segment: infos[i].id,
-                    offset: 0,
-                    bytes: infos[i].file_len,
-                    last_lsn: a.inspection.last_lsn,
-                };
+        if !mid_log_damage && body_is_blank(&segs[i])? {
+            infos[i].state = blank_state(&segs[i]);
+            if infos[i].state == SegmentState::TornHeader {
+                torn_from_file(a, &infos[i], "torn-segment-header", "a new segment's header is synced before any record is written to it, so a bad header over a blank body is a cut rotation");
             }
             continue;
         }
@@ -824,10 +809,8 @@ fn after_torn_seal(a: &mut Analysis, infos: &mut [SegmentInfo], segs: &[Seg], i:
             fill_info(&mut infos[i], &out);
         }
         _ => {
-            let end = data_end(s.file.as_ref(), s.len) as usize;
-            if s.unborn || !nonzero_in_file(s.file.as_ref(), &s.path, SEGMENT_HEADER_LEN, end)? {
-                infos[i].state =
-                    if s.state == HeaderState::Blank { SegmentState::Unused } else { SegmentState::TornHeader };
+            if body_is_blank(s)? {
+                infos[i].state = blank_state(s);
                 return Ok(());
             }
         }
@@ -837,16 +820,40 @@ fn after_torn_seal(a: &mut Analysis, infos: &mut [SegmentInfo], segs: &[Seg], i:
         return Ok(());
     }
     infos[i].state = SegmentState::AfterTornSeal;
-    if matches!(a.inspection.tail, TailState::Clean) {
-        a.inspection.rule = "torn-seal";
-        a.inspection.why =
-            "the segment before was never sealed durably, and nothing after it is acknowledged until it is";
-        a.inspection.tail = TailState::Torn {
-            segment: infos[i].id,
-            offset: 0,
-            bytes: infos[i].file_len,
-            last_lsn: a.inspection.last_lsn,
-        };
-    }
+    torn_from_file(
+        a,
+        &infos[i],
+        "torn-seal",
+        "the segment before was never sealed durably, and nothing after it is acknowledged until it is",
+    );
     Ok(())
+}
+
+/// Whether the body of `s`, a file without a valid header, holds nothing:
+/// every byte after the header is zero, or it is a recovery copy that
+/// never completed.
+fn body_is_blank(s: &Seg) -> Result<bool> {
+    let end = data_end(s.file.as_ref(), s.len) as usize;
+    Ok(s.unborn || !nonzero_in_file(s.file.as_ref(), &s.path, SEGMENT_HEADER_LEN, end)?)
+}
+
+/// A file without a valid header over a blank body: an unused spare if the
+/// header is blank too, else a torn header.
+fn blank_state(s: &Seg) -> SegmentState {
+    if s.state == HeaderState::Blank {
+        SegmentState::Unused
+    } else {
+        SegmentState::TornHeader
+    }
+}
+
+/// Unless the log already ends torn or corrupt, it ends torn at the start
+/// of file `info`, which is dropped whole, for `rule`.
+fn torn_from_file(a: &mut Analysis, info: &SegmentInfo, rule: &'static str, why: &'static str) {
+    if matches!(a.inspection.tail, TailState::Clean) {
+        a.inspection.rule = rule;
+        a.inspection.why = why;
+        a.inspection.tail =
+            TailState::Torn { segment: info.id, offset: 0, bytes: info.file_len, last_lsn: a.inspection.last_lsn };
+    }
 }

@@ -280,15 +280,19 @@ impl std::fmt::Display for RecoveryReport {
     }
 }
 
-fn quarantine_name(dir: &Path, base: &str, taken: &[PathBuf]) -> PathBuf {
-    (0..)
+/// A free quarantine file name for `base` in `dir`, not in `taken`, which
+/// it joins.
+fn quarantine_name(dir: &Path, base: &str, taken: &mut Vec<PathBuf>) -> PathBuf {
+    let name = (0..)
         .map(|n| {
             let name =
                 if n == 0 { format!("{base}{QUARANTINE_SUFFIX}") } else { format!("{base}.{n}{QUARANTINE_SUFFIX}") };
             dir.join(name)
         })
         .find(|p| !p.exists() && !taken.contains(p))
-        .expect("some name is free")
+        .expect("some name is free");
+    taken.push(name.clone());
+    name
 }
 
 /// Decides the changes recovery makes in `mode`, or the error open returns.
@@ -343,8 +347,7 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
                 let (offset, bytes) = (cut.offset, cut.nonzero_end - cut.offset);
                 if cut.holds_records {
                     // Records that still validate are never destroyed.
-                    let file = quarantine_name(&insp.dir, &format!("{}.{offset}", seg.id.file_name()), &taken);
-                    taken.push(file.clone());
+                    let file = quarantine_name(&insp.dir, &format!("{}.{offset}", seg.id.file_name()), &mut taken);
                     actions.push(RecoveryAction::QuarantinedBytes { segment: seg.id, offset, bytes, file });
                 }
                 actions.push(RecoveryAction::ClearedTail { segment: seg.id, offset, bytes });
@@ -365,8 +368,7 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
             };
             if let Some(idx) = keep_idx.filter(|_| keep_to > keep_from) {
                 let seg = &insp.segments[idx];
-                let file = quarantine_name(&insp.dir, &format!("{}.{keep_from}", seg.id.file_name()), &taken);
-                taken.push(file.clone());
+                let file = quarantine_name(&insp.dir, &format!("{}.{keep_from}", seg.id.file_name()), &mut taken);
                 actions.push(RecoveryAction::QuarantinedBytes {
                     segment: seg.id,
                     offset: keep_from,
@@ -383,8 +385,7 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
                     if seg.file_len == 0 {
                         continue;
                     }
-                    let file = quarantine_name(&insp.dir, &format!("{}.0", seg.id.file_name()), &taken);
-                    taken.push(file.clone());
+                    let file = quarantine_name(&insp.dir, &format!("{}.0", seg.id.file_name()), &mut taken);
                     actions.push(RecoveryAction::QuarantinedBytes {
                         segment: seg.id,
                         offset: 0,
@@ -399,8 +400,7 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
                     actions.push(RecoveryAction::RemovedSegment { segment: seg.id, reason: RemovalReason::Unused });
                     continue;
                 }
-                let file = quarantine_name(&insp.dir, &seg.id.file_name(), &taken);
-                taken.push(file.clone());
+                let file = quarantine_name(&insp.dir, &seg.id.file_name(), &mut taken);
                 actions.push(RecoveryAction::QuarantinedSegment { segment: seg.id, file });
             }
             if let Some(idx) = keep_idx.filter(|_| keep_to > keep_from) {
@@ -432,8 +432,7 @@ pub(crate) fn plan(a: &Analysis, mode: RecoveryMode) -> Result<Vec<RecoveryActio
             SegmentState::AfterTornSeal if seg.records == 0 => RemovalReason::AfterTornSeal,
             SegmentState::AfterTornSeal => {
                 // Records that still validate are never destroyed.
-                let file = quarantine_name(&insp.dir, &seg.id.file_name(), &taken);
-                taken.push(file.clone());
+                let file = quarantine_name(&insp.dir, &seg.id.file_name(), &mut taken);
                 actions.push(RecoveryAction::QuarantinedSegment { segment: seg.id, file });
                 continue;
             }

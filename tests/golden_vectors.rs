@@ -52,14 +52,7 @@ impl Seg {
     fn with_version(id: u64, first_lsn: u64, salt: u64, prev_crc: u32, reset: bool, version: u32) -> Seg {
         Seg::with_header(SegmentHeader {
             version,
-            id: SegmentId::new(id),
-            first_lsn,
-            salt,
-            prev_crc,
-            reset,
-            copy: false,
-            ahead: false,
-            prev_synced: 0,
+            ..SegmentHeader::new(SegmentId::new(id), first_lsn, salt, prev_crc, reset)
         })
     }
 

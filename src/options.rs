@@ -183,9 +183,9 @@ impl Options {
 
     /// Bytes an iterator reads at once (a record larger than this is read
     /// whole). Default 256 KiB; valid range 4 KiB ..= 64 MiB. A scan holds
-    /// one block, up to three with [`Options::read_ahead`] (the one it
-    /// checks, one read ahead, one being read), plus any block a payload it
-    /// yielded still slices.
+    /// one block, up to five with [`Options::read_ahead`] (the one it
+    /// checks, three read ahead, one being read), plus any block a payload
+    /// it yielded still slices.
     ///
     /// ```
     /// assert!(seawall::Options::default().read_block_size(64 << 10).validate().is_ok());

@@ -462,6 +462,7 @@ impl Iter {
     /// already read, and passes every check [`Iter::next_in_span`] makes.
     /// `None` leaves everything else, errors included, to the general path,
     /// which checks the same record again.
+    #[inline]
     fn next_in_block(&mut self, lsn: u64) -> Option<Record> {
         let off = self.pos?;
         let span = self.spans.front()?;
@@ -484,6 +485,7 @@ impl Iter {
     /// Yields record `r`, which passed every check and lies at `block[at..]`,
     /// offset `off` of `segment`: its payload is a slice of the block, and
     /// the scan goes on after it.
+    #[inline]
     fn accept(&mut self, segment: SegmentId, off: u64, at: usize, r: &crate::record::RawRecord) -> Record {
         let start = at + r.payload_start;
         self.prev_crc = Some(r.crc);
@@ -539,6 +541,12 @@ impl Iterator for Iter {
     fn next(&mut self) -> Option<Result<Record>> {
         if self.failed {
             return None;
+        }
+        // The common case of a scan first, without the general path's moves.
+        if self.next <= self.end {
+            if let Some(rec) = self.next_in_block(self.next) {
+                return Some(Ok(rec));
+            }
         }
         match self.next_record() {
             Ok(r) => r.map(Ok),

@@ -297,6 +297,7 @@ pub(crate) fn decode_slice(rec: &[u8], off: usize, salt: u64) -> Result<RawRecor
 }
 
 /// [`decode_slice`] with the segment's salt already hashed.
+#[inline]
 pub(crate) fn decode_salted(rec: &[u8], off: usize, salt: &Salted) -> Result<RawRecord, RawError> {
     let header = match rec.get(..RECORD_HEADER_LEN) {
         Some(h) => h,

@@ -58,8 +58,8 @@ pub fn replay(scale: &Scale, report: &mut Report, fx: &mut Fixtures) {
         "x",
     );
     // Flat: the quarter-size log's row shows the same order of magnitude.
-    // The bound: a scan's blocks (three of 256 KiB with read-ahead: the one
-    // it checks, one handed over, one being read), the active segment's
+    // The bound: a scan's blocks (five of 256 KiB with read-ahead: the one
+    // it checks, three handed over, one being read), the active segment's
     // offsets and recovery's window, whatever the log's size.
     report.target("replay: open + iterate: peak heap (KiB) for the whole log", heap_kib, 2048.0, true, " KiB");
 }
